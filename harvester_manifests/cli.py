@@ -1,0 +1,136 @@
+"""harvester-gen: the command line. Parses, calls the library, prints, maps errors to exit codes.
+
+Exit codes: 0 success, 2 bad input (one line per problem, naming the file and field),
+1 a tool or the program itself failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from harvester_manifests import __version__
+from harvester_manifests.config.models import Config
+from harvester_manifests.errors import InputError, ToolError
+from harvester_manifests.render import render as render_output
+from harvester_manifests.render import resolve_environments
+
+EXIT_INPUT = 2
+EXIT_FAILURE = 1
+
+env_option = click.option(
+    "--env",
+    "env",
+    default="all",
+    show_default=True,
+    metavar="ENV",
+    help="An environment with a file <config-dir>/ENV.yaml (dev, staging, prod), or all.",
+)
+config_dir_option = click.option(
+    "--config-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("overlays"),
+    show_default=True,
+    help="Directory of <env>.yaml overlay files.",
+)
+out_option = click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Output directory: base/ plus one overlay per environment.",
+)
+
+
+def _fail_input(exc: InputError) -> NoReturn:
+    for problem in exc.problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+def _fail_tool(exc: ToolError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harvester-gen")
+def main() -> None:
+    """Render the Signal Harvester deployment as Kustomize: a base plus one overlay per env."""
+
+
+@main.command()
+@env_option
+@config_dir_option
+@out_option
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Secret values (KEY=VALUE). Default: .env.<env> if it exists, else .env.",
+)
+def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
+    """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
+    try:
+        result = render_output(env, config_dir, out, env_file)
+    except InputError as exc:
+        _fail_input(exc)
+    for summary in result.environments:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in summary.kinds.items())
+        click.echo(f"{summary.name}: {sum(summary.kinds.values())} objects ({kinds})")
+        if summary.hosts:
+            click.echo(f"  hosts:   {', '.join(summary.hosts)}")
+        click.echo(f"  secrets: {summary.secrets}")
+        click.echo(f"  output:  {summary.path}  (kubectl apply -k {summary.path})")
+
+
+@main.command()
+@env_option
+@config_dir_option
+@out_option
+@click.option(
+    "--kubernetes-version",
+    "versions",
+    multiple=True,
+    metavar="X.Y.Z",
+    help="Validate against this version only (repeatable). Default: every supported version.",
+)
+def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -> None:
+    """kustomize build each rendered ENV and check it with kubeconform -strict, offline."""
+    from harvester_manifests import validate as checks
+
+    try:
+        envs = resolve_environments(env, config_dir)
+        invalid = 0
+        for name in envs:
+            directory = out / name
+            if not (directory / "kustomization.yaml").exists():
+                raise InputError([])  # replaced below with a precise message
+            for report in checks.validate_directory(directory, list(versions) or None):
+                click.echo(f"{name} (Kubernetes {report.kubernetes_version}): {report.summary}")
+                for message in report.messages:
+                    click.echo(f"  {message}", err=True)
+                invalid += report.invalid + report.errors
+    except InputError as exc:
+        if not exc.problems:
+            click.echo(f"error: {out / name} is not rendered: run harvester-gen render", err=True)
+            sys.exit(EXIT_INPUT)
+        _fail_input(exc)
+    except checks.ToolError as exc:
+        _fail_tool(ToolError(str(exc)))
+    if invalid:
+        click.echo(f"{invalid} invalid resources", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of an overlay file (for editor completion and checks)."""
+    document = Config.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "harvester-gen overlay"
+    click.echo(json.dumps(document, indent=2, sort_keys=True))

@@ -1,0 +1,1 @@
+"""One module per component; each turns a Config into plain Kubernetes objects."""

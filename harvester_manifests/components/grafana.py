@@ -1,0 +1,176 @@
+"""Grafana: Deployment with the provisioned Prometheus datasource and dashboards.
+
+Dashboards are files that Grafana rescans every 30 s, so a dashboard change needs no restart.
+Datasources are read only at start: their content hash is a pod annotation, so a datasource
+change rolls the pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from harvester_manifests import names
+from harvester_manifests.components.common import (
+    Obj,
+    config_map,
+    container_security,
+    empty_dir,
+    http_probe,
+    ingress,
+    labels,
+    metadata,
+    pod_security,
+    pvc,
+    resources,
+    selector,
+    service,
+    service_account,
+)
+from harvester_manifests.config.models import Config, Probe
+from harvester_manifests.monitoring.dashboards import (
+    DASHBOARDS_DIR,
+    dashboards,
+    datasources,
+    providers,
+)
+from harvester_manifests.yamlio import dump, dump_json
+
+COMPONENT = "monitoring"
+UID = 472
+DATA = "grafana-data"
+DATASOURCES = "grafana-datasources"
+PROVIDERS = "grafana-dashboard-providers"
+PROVISIONING = "/etc/grafana/provisioning"
+
+
+def dashboard_config_map_name(dashboard: str) -> str:
+    return f"grafana-dashboard-{dashboard}"
+
+
+def build(cfg: Config) -> list[Obj]:
+    graf = cfg.grafana
+    provisioning = {
+        DATASOURCES: {"prometheus.yaml": dump(datasources(cfg))},
+        PROVIDERS: {"signal-harvester.yaml": dump(providers())},
+    }
+    objects = [service_account(cfg, names.GRAFANA, COMPONENT)]
+    objects += [
+        config_map(cfg, name, names.GRAFANA, COMPONENT, data) for name, data in provisioning.items()
+    ]
+    boards = dashboards(cfg)
+    objects += [
+        config_map(
+            cfg,
+            dashboard_config_map_name(name),
+            names.GRAFANA,
+            COMPONENT,
+            {f"{name}.json": dump_json(board)},
+        )
+        for name, board in sorted(boards.items())
+    ]
+    checksum = hashlib.sha256(dump(provisioning).encode()).hexdigest()[:32]
+    objects += [
+        pvc(cfg, DATA, names.GRAFANA, COMPONENT, graf.storage),
+        deployment(cfg, sorted(boards), checksum),
+        service(cfg, names.GRAFANA, names.GRAFANA, COMPONENT, graf.port),
+    ]
+    if graf.ingress.enabled:
+        objects.append(
+            ingress(
+                cfg,
+                names.GRAFANA,
+                COMPONENT,
+                cfg.host("grafana"),
+                graf.port,
+                "grafana-tls",
+                basic_auth=cfg.monitoring_auth.enabled,
+            )
+        )
+    return objects
+
+
+def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Obj:
+    graf = cfg.grafana
+    root_url = (
+        f"https://{cfg.host('grafana')}/"
+        if graf.ingress.enabled
+        else f"http://localhost:{graf.port}/"
+    )
+    env = [
+        {"name": "GF_SECURITY_ADMIN_USER", "value": graf.admin_user},
+        {
+            "name": "GF_SECURITY_ADMIN_PASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": names.GRAFANA_ADMIN_SECRET, "key": "admin-password"}
+            },
+        },
+        {"name": "GF_SERVER_HTTP_PORT", "value": str(graf.port)},
+        {"name": "GF_SERVER_ROOT_URL", "value": root_url},
+        {"name": "GF_PATHS_PROVISIONING", "value": PROVISIONING},
+        {"name": "GF_LOG_MODE", "value": "console"},
+        {"name": "GF_USERS_ALLOW_SIGN_UP", "value": "false"},
+        {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "false"},
+        {"name": "GF_ANALYTICS_REPORTING_ENABLED", "value": "false"},
+        {"name": "GF_ANALYTICS_CHECK_FOR_UPDATES", "value": "false"},
+        {"name": "GF_PLUGINS_PLUGIN_ADMIN_ENABLED", "value": "false"},
+    ]
+    container: Obj = {
+        "name": names.GRAFANA,
+        "image": graf.image.reference,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": graf.port, "protocol": "TCP"}],
+        "env": env,
+        "resources": resources(graf.resources),
+        "startupProbe": http_probe(
+            "/api/health", "http", Probe(period_seconds=5, failure_threshold=24)
+        ),
+        "readinessProbe": http_probe("/api/health", "http", Probe()),
+        "livenessProbe": http_probe("/api/health", "http", Probe(period_seconds=20)),
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/var/lib/grafana"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
+            {"name": "providers", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
+            {"name": "dashboards", "mountPath": DASHBOARDS_DIR, "readOnly": True},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(cfg, names.GRAFANA, names.GRAFANA, COMPONENT),
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(names.GRAFANA)},
+            # Grafana's SQLite database sits on a ReadWriteOnce volume: one pod at a time.
+            "strategy": {"type": "Recreate"},
+            "template": {
+                "metadata": {
+                    "labels": labels(names.GRAFANA, COMPONENT),
+                    "annotations": {"harvester-gen/provisioning-checksum": provisioning_checksum},
+                },
+                "spec": {
+                    "serviceAccountName": names.GRAFANA,
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(UID),
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
+                        empty_dir("tmp", "256Mi"),
+                        {"name": "datasources", "configMap": {"name": DATASOURCES}},
+                        {"name": "providers", "configMap": {"name": PROVIDERS}},
+                        {
+                            "name": "dashboards",
+                            "projected": {
+                                "sources": [
+                                    {"configMap": {"name": dashboard_config_map_name(b)}}
+                                    for b in boards
+                                ]
+                            },
+                        },
+                    ],
+                },
+            },
+        },
+    }

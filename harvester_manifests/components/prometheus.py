@@ -1,0 +1,177 @@
+"""Prometheus: Deployment with its config, rules, storage, RBAC for discovery, Service, Ingress.
+
+Config changes reach the pod without a restart: a reloader sidecar watches the mounted
+ConfigMap and calls /-/reload (--web.enable-lifecycle). A restart would replay the WAL and
+leave a gap in the metrics.
+"""
+
+from __future__ import annotations
+
+from harvester_manifests import names
+from harvester_manifests.components.common import (
+    Obj,
+    cluster_metadata,
+    config_map,
+    container_security,
+    http_probe,
+    ingress,
+    labels,
+    metadata,
+    pod_security,
+    pvc,
+    resources,
+    selector,
+    service,
+)
+from harvester_manifests.components.reloader import reloader_container
+from harvester_manifests.config.models import Config, Probe
+from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from harvester_manifests.monitoring.scrape import CONFIG_DIR, prometheus_config
+from harvester_manifests.yamlio import dump
+
+COMPONENT = "monitoring"
+UID = 65534
+CONFIG = "prometheus-config"
+DATA = "prometheus-data"
+DATA_DIR = "/prometheus"
+
+
+def build(cfg: Config) -> list[Obj]:
+    prom = cfg.prometheus
+    objects = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
+        },
+        cluster_role(),
+        cluster_role_binding(cfg),
+        config_map(
+            cfg,
+            CONFIG,
+            names.PROMETHEUS,
+            COMPONENT,
+            {"prometheus.yml": dump(prometheus_config(cfg)), RULES_FILE: dump(alert_rules(cfg))},
+        ),
+        pvc(cfg, DATA, names.PROMETHEUS, COMPONENT, prom.storage),
+        deployment(cfg),
+        service(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT, prom.port),
+    ]
+    if prom.ingress.enabled:
+        objects.append(
+            ingress(
+                cfg,
+                names.PROMETHEUS,
+                COMPONENT,
+                cfg.host("prometheus"),
+                prom.port,
+                "prometheus-tls",
+                basic_auth=cfg.monitoring_auth.enabled,
+            )
+        )
+    return objects
+
+
+def cluster_role() -> Obj:
+    """Read-only discovery of pods and nodes, and cAdvisor through the API server's proxy."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": cluster_metadata(names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["nodes", "pods", "services", "endpoints"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {"apiGroups": [""], "resources": ["nodes/proxy", "nodes/metrics"], "verbs": ["get"]},
+            {"nonResourceURLs": ["/metrics"], "verbs": ["get"]},
+        ],
+    }
+
+
+def cluster_role_binding(cfg: Config) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": cluster_metadata(names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": names.PROMETHEUS,
+        },
+        "subjects": [
+            {"kind": "ServiceAccount", "name": names.PROMETHEUS, "namespace": cfg.namespace}
+        ],
+    }
+
+
+def deployment(cfg: Config) -> Obj:
+    prom = cfg.prometheus
+    args = [
+        f"--config.file={CONFIG_DIR}/prometheus.yml",
+        f"--storage.tsdb.path={DATA_DIR}",
+        f"--storage.tsdb.retention.time={prom.retention}",
+        f"--web.listen-address=:{prom.port}",
+        "--web.enable-lifecycle",
+    ]
+    if prom.admin_api:
+        args.append("--web.enable-admin-api")
+    if prom.ingress.enabled:
+        args.append(f"--web.external-url=https://{cfg.host('prometheus')}/")
+        args.append("--web.route-prefix=/")
+    container: Obj = {
+        "name": names.PROMETHEUS,
+        "image": prom.image.reference,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,
+        "ports": [{"name": "http", "containerPort": prom.port, "protocol": "TCP"}],
+        "resources": resources(prom.resources),
+        # Replaying a large WAL after a restart takes minutes: give startup up to 10.
+        "startupProbe": http_probe(
+            "/-/ready", "http", Probe(period_seconds=10, failure_threshold=60)
+        ),
+        "readinessProbe": http_probe("/-/ready", "http", Probe()),
+        "livenessProbe": http_probe("/-/healthy", "http", Probe(period_seconds=20)),
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "data", "mountPath": DATA_DIR},
+        ],
+    }
+    reload_url = f"http://127.0.0.1:{prom.port}/-/reload"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(names.PROMETHEUS)},
+            # One writer of the TSDB on a ReadWriteOnce volume: stop the old pod first.
+            "strategy": {"type": "Recreate"},
+            "template": {
+                "metadata": {"labels": labels(names.PROMETHEUS, COMPONENT)},
+                "spec": {
+                    "serviceAccountName": names.PROMETHEUS,
+                    # Prometheus discovers pods and nodes through the Kubernetes API.
+                    "automountServiceAccountToken": True,
+                    "securityContext": pod_security(UID),
+                    "terminationGracePeriodSeconds": 120,
+                    "containers": [
+                        container,
+                        reloader_container(cfg, [("config", CONFIG_DIR)], reload_url),
+                    ],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": CONFIG}},
+                        {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
+                    ],
+                },
+            },
+        },
+    }

@@ -1,0 +1,21 @@
+"""The config-reload sidecar shared by Prometheus and Alertmanager."""
+
+from __future__ import annotations
+
+from harvester_manifests.components.common import Obj, container_security, resources
+from harvester_manifests.config.models import Config
+
+
+def reloader_container(cfg: Config, watched: list[tuple[str, str]], webhook_url: str) -> Obj:
+    """Calls the reload endpoint when a watched (volume, mount path) pair changes."""
+    return {
+        "name": "config-reloader",
+        "image": cfg.reloader.image.reference,
+        "imagePullPolicy": "IfNotPresent",
+        "args": [*(f"--volume-dir={d}" for _, d in watched), f"--webhook-url={webhook_url}"],
+        "resources": resources(cfg.reloader.resources),
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": volume, "mountPath": path, "readOnly": True} for volume, path in watched
+        ],
+    }

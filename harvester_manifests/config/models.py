@@ -1,0 +1,434 @@
+"""The typed description of a Signal Harvester deployment: the only source of truth.
+
+Every default is the deployment guide's production value, so an empty config renders the guide.
+Overlay files (overlays/<env>.yaml) use the camelCase aliases, like Kubernetes manifests do.
+Cross-field rules live here as model validators whose messages say what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from harvester_manifests.config.quantity import Quantity, parse_quantity
+
+# ---------------------------------------------------------------------------------------------
+# Scalar types
+
+
+def _check_hostname(value: str) -> str:
+    labels = value.split(".")
+    if (
+        len(value) > 253
+        or len(labels) < 2
+        or not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels)
+    ):
+        raise ValueError(
+            f"{value!r} is not a valid DNS host name (lowercase letters, digits, '-' and '.', "
+            "at least two labels, e.g. api.example.com)"
+        )
+    return value
+
+
+def _check_dns_label(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes name (RFC 1123 label: lowercase letters, "
+            "digits and '-', at most 63 characters, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _check_duration(value: str) -> str:
+    if not value or not re.fullmatch(r"(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?", value):
+        raise ValueError(f"{value!r} is not a Prometheus duration (examples: 30s, 5m, 4h, 15d)")
+    return value
+
+
+def _check_path(value: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
+        raise ValueError(f"{value!r} is not an absolute URL path (example: /prometheus)")
+    return value
+
+
+def _check_slack_channel(value: str) -> str:
+    if not re.fullmatch(r"#[a-z0-9][a-z0-9._-]{0,79}", value):
+        raise ValueError(f"{value!r} is not a Slack channel (example: #signal-harvester-alerts)")
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(_check_hostname)]
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+UrlPath = Annotated[str, AfterValidator(_check_path)]
+SlackChannel = Annotated[str, AfterValidator(_check_slack_channel)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Percent = Annotated[int, Field(ge=1, le=100)]
+
+
+class Model(BaseModel):
+    """Strict base: unknown keys are errors, values are immutable, YAML keys are camelCase."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+        strict=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks shared by the components
+
+
+class Image(Model):
+    """A container image. Staging and prod refuse an unpinned one (no tag, or `latest`)."""
+
+    repository: str = Field(pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
+    tag: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    digest: str | None = Field(default=None, pattern=r"^sha256:[a-f0-9]{64}$")
+
+    @model_validator(mode="after")
+    def _needs_tag_or_digest(self) -> Image:
+        if self.tag is None and self.digest is None:
+            raise ValueError("an image needs a tag or a digest")
+        return self
+
+    @property
+    def reference(self) -> str:
+        ref = self.repository
+        if self.tag is not None:
+            ref += f":{self.tag}"
+        if self.digest is not None:
+            ref += f"@{self.digest}"
+        return ref
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None or (self.tag is not None and self.tag != "latest")
+
+
+class Amounts(Model):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(Model):
+    """Requests and limits; a request above its limit is refused (the API server would too)."""
+
+    requests: Amounts
+    limits: Amounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            if parse_quantity(request) > parse_quantity(limit):
+                raise ValueError(
+                    f"requests.{kind} {request} is above limits.{kind} {limit}: "
+                    "lower the request or raise the limit"
+                )
+        return self
+
+
+def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
+    return Resources(
+        requests=Amounts(cpu=cpu, memory=memory), limits=Amounts(cpu=cpu_limit, memory=memory_limit)
+    )
+
+
+class Probe(Model):
+    initial_delay_seconds: Annotated[int, Field(ge=0)] = 0
+    period_seconds: Annotated[int, Field(ge=1)] = 10
+    timeout_seconds: Annotated[int, Field(ge=1)] = 3
+    failure_threshold: Annotated[int, Field(ge=1)] = 3
+
+
+class Probes(Model):
+    """Startup gives the app its minute to start; readiness and liveness take over after."""
+
+    startup: Probe = Probe(period_seconds=5, failure_threshold=12)
+    readiness: Probe = Probe(period_seconds=10, failure_threshold=3)
+    liveness: Probe = Probe(period_seconds=20, failure_threshold=3)
+
+
+class Storage(Model):
+    size: Quantity
+    storage_class: DnsLabel | None = None  # None: the cluster's default StorageClass
+    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] = "ReadWriteOnce"
+
+
+class Ingress(Model):
+    """An Ingress for one component; the host defaults to <prefix>.<domain>."""
+
+    enabled: bool = True
+    host: Hostname | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Cluster-wide settings
+
+
+class IngressSettings(Model):
+    class_name: DnsLabel = "nginx"
+    cluster_issuer: DnsLabel = "letsencrypt-prod"
+    tls: bool = True
+    controller_namespace: DnsLabel = "ingress-nginx"
+
+
+class ClusterSettings(Model):
+    """Facts about the cluster that rules depend on (the guide's minimum node size)."""
+
+    dns_namespace: DnsLabel = "kube-system"
+    node_cpu: Quantity = "4"
+    node_memory: Quantity = "8Gi"
+
+
+class BasicAuth(Model):
+    """HTTP basic auth in front of the monitoring UIs (htpasswd line from the .env)."""
+
+    enabled: bool = True
+    realm: str = Field(default="Signal Harvester monitoring", pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
+
+
+class Secrets(Model):
+    """Where secret values come from.
+
+    env-file: render reads them from the operator's .env into gitignored files and kustomize
+    generates the Secrets; a change rolls the pods that use them.
+    external: the Secrets already exist in the namespace (Sealed Secrets, External Secrets,
+    Vault); nothing secret is rendered, and build/ can be committed to a GitOps repo whole.
+    """
+
+    source: Literal["env-file", "external"] = "env-file"
+
+
+# ---------------------------------------------------------------------------------------------
+# Components
+
+
+class ScalingPolicy(Model):
+    type: Literal["Pods", "Percent"]
+    value: Annotated[int, Field(ge=1)]
+    period_seconds: Annotated[int, Field(ge=1, le=1800)] = 60
+
+
+class ScalingRules(Model):
+    stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)]
+    policies: Annotated[list[ScalingPolicy], Field(min_length=1)]
+
+
+class Autoscaling(Model):
+    enabled: bool = True
+    min_replicas: Annotated[int, Field(ge=1)] = 2
+    max_replicas: Annotated[int, Field(ge=1)] = 10
+    target_cpu_utilization: Percent = 70
+    target_memory_utilization: Percent | None = 80
+    scale_up: ScalingRules = ScalingRules(
+        stabilization_window_seconds=60, policies=[ScalingPolicy(type="Percent", value=50)]
+    )
+    scale_down: ScalingRules = ScalingRules(
+        stabilization_window_seconds=300, policies=[ScalingPolicy(type="Pods", value=1)]
+    )
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"minReplicas {self.min_replicas} is above maxReplicas {self.max_replicas}"
+            )
+        return self
+
+
+class Database(Model):
+    """SQLite on the API's volume, or PostgreSQL from DATABASE_URL in the .env.
+
+    SQLite is safe for many processes on one host, never across nodes or over a network
+    filesystem, so in sqlite mode every API replica is scheduled onto the node that holds the
+    volume. PostgreSQL lets replicas spread across nodes.
+    """
+
+    mode: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = Field(default="/app/var/app.db", pattern=r"^/app/var/[A-Za-z0-9._-]+$")
+    postgres_port: Port = 5432
+
+
+class RollingUpdate(Model):
+    max_surge: Annotated[int, Field(ge=0)] = 1
+    max_unavailable: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _can_progress(self) -> RollingUpdate:
+        if self.max_surge == 0 and self.max_unavailable == 0:
+            raise ValueError(
+                "maxSurge and maxUnavailable cannot both be 0: a rollout could not start"
+            )
+        return self
+
+
+class Api(Model):
+    image: Image = Image(repository="bwillia13x/signal-harvester", tag="v2.0.0")
+    replicas: Annotated[int, Field(ge=1)] = 2  # used only when autoscaling is off
+    port: Port = 8000
+    health_path: UrlPath = "/health"
+    metrics_path: UrlPath = "/prometheus"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    resources: Resources = resources("250m", "512Mi", "1000m", "2Gi")
+    probes: Probes = Probes()
+    autoscaling: Autoscaling = Autoscaling()
+    rolling_update: RollingUpdate = RollingUpdate()
+    database: Database = Database()
+    storage: Storage = Storage(size="10Gi")
+    ingress: Ingress = Ingress()
+    https_egress_cidr: str = Field(default="0.0.0.0/0", pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+    settings: dict[str, Any] | None = None  # /app/config/settings.yaml, read-only
+
+    @model_validator(mode="after")
+    def _database_fits_replicas(self) -> Api:
+        most = self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+        if self.database.mode != "sqlite":
+            return self
+        if self.storage.access_mode == "ReadWriteMany":
+            raise ValueError(
+                "database.mode sqlite with storage.accessMode ReadWriteMany: SQLite over a "
+                "network filesystem corrupts data; use ReadWriteOnce, or database.mode postgres"
+            )
+        if self.storage.access_mode == "ReadWriteOncePod" and most > 1:
+            raise ValueError(
+                f"database.mode sqlite with storage.accessMode ReadWriteOncePod allows one pod, "
+                f"but up to {most} replicas are configured: use ReadWriteOnce (replicas share "
+                "the node) or database.mode postgres"
+            )
+        return self
+
+    def most_replicas(self) -> int:
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+
+    def fewest_replicas(self) -> int:
+        return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
+
+
+class Prometheus(Model):
+    image: Image = Image(repository="prom/prometheus", tag="v3.7.3")
+    port: Port = 9090
+    retention: Duration = "15d"
+    storage: Storage = Storage(size="50Gi")
+    scrape_interval: Duration = "15s"
+    evaluation_interval: Duration = "15s"
+    admin_api: bool = True  # the guide's snapshot backup needs it
+    scrape_cadvisor: bool = True
+    resources: Resources = resources("250m", "1Gi", "1000m", "4Gi")
+    ingress: Ingress = Ingress()
+
+
+class Grafana(Model):
+    image: Image = Image(repository="grafana/grafana", tag="12.2.0")
+    port: Port = 3000
+    admin_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    storage: Storage = Storage(size="10Gi")
+    resources: Resources = resources("100m", "256Mi", "500m", "512Mi")
+    ingress: Ingress = Ingress()
+
+
+class SlackChannels(Model):
+    critical: SlackChannel = "#signal-harvester-critical"
+    warning: SlackChannel = "#signal-harvester-alerts"
+    discovery: SlackChannel = "#signal-harvester-discovery"
+    llm: SlackChannel = "#signal-harvester-llm"
+
+
+class Alertmanager(Model):
+    image: Image = Image(repository="prom/alertmanager", tag="v0.28.1")
+    port: Port = 9093
+    storage: Storage = Storage(size="5Gi")
+    slack: SlackChannels = SlackChannels()
+    group_wait: Duration = "30s"
+    group_interval: Duration = "5m"
+    repeat_interval: Duration = "4h"
+    critical_repeat_interval: Duration = "1h"
+    resources: Resources = resources("50m", "64Mi", "200m", "256Mi")
+    ingress: Ingress = Ingress()
+
+
+class Reloader(Model):
+    """The sidecar that reloads Prometheus and Alertmanager when their ConfigMap changes."""
+
+    image: Image = Image(repository="ghcr.io/jimmidyson/configmap-reload", tag="v0.15.0")
+    resources: Resources = resources("10m", "16Mi", "50m", "32Mi")
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole deployment
+
+
+class Config(Model):
+    """One environment of Signal Harvester. Defaults are the deployment guide's production."""
+
+    namespace: DnsLabel = "signal-harvester"
+    domain: Hostname = "signal-harvester.example.com"
+    ingress: IngressSettings = IngressSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    secrets: Secrets = Secrets()
+    monitoring_auth: BasicAuth = BasicAuth()
+    runbook_base_url: str = Field(
+        default="https://runbooks.signal-harvester.example.com",
+        pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$",
+    )
+    require_pinned_images: bool = True
+    api: Api = Api()
+    prometheus: Prometheus = Prometheus()
+    grafana: Grafana = Grafana()
+    alertmanager: Alertmanager = Alertmanager()
+    reloader: Reloader = Reloader()
+
+    @model_validator(mode="after")
+    def _sqlite_replicas_fit_one_node(self) -> Config:
+        api = self.api
+        if api.database.mode != "sqlite" or api.most_replicas() == 1:
+            return self
+        most = api.most_replicas()
+        for kind, node in (("cpu", self.cluster.node_cpu), ("memory", self.cluster.node_memory)):
+            each = getattr(api.resources.requests, kind)
+            if parse_quantity(each) * most > parse_quantity(node):
+                raise ValueError(
+                    f"api: database.mode sqlite keeps every replica on the node that holds the "
+                    f"volume, but {most} replicas x {each} {kind} requested exceed the node's "
+                    f"{node} (cluster.node{kind.capitalize()}): lower the replicas or the "
+                    "request, or use database.mode postgres so replicas can spread"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _images_pinned(self) -> Config:
+        if not self.require_pinned_images:
+            return self
+        for name, image in self.images().items():
+            if not image.pinned:
+                raise ValueError(
+                    f"{name}.image {image.reference} is not pinned: use a version tag or a "
+                    "digest (requirePinnedImages is on; turn it off only for dev)"
+                )
+        return self
+
+    def images(self) -> dict[str, Image]:
+        return {
+            "api": self.api.image,
+            "prometheus": self.prometheus.image,
+            "grafana": self.grafana.image,
+            "alertmanager": self.alertmanager.image,
+            "reloader": self.reloader.image,
+        }
+
+    def host(self, component: Literal["api", "prometheus", "grafana", "alertmanager"]) -> str:
+        ingress: Ingress = getattr(self, component).ingress
+        return ingress.host or f"{component}.{self.domain}"
+
+
+def total(quantities: list[str]) -> Decimal:
+    return sum((parse_quantity(q) for q in quantities), Decimal(0))

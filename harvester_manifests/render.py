@@ -1,0 +1,201 @@
+"""Renders environments into an output directory, all or nothing.
+
+Everything is computed in memory first, written to a temporary directory beside the output,
+then swapped in with one atomic rename: a render that fails or is interrupted leaves the
+output exactly as it was.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harvester_manifests.config.envfile import read_env_file
+from harvester_manifests.config.loader import config_path, environments, load_config
+from harvester_manifests.config.models import Config
+from harvester_manifests.errors import InputError, Problem
+from harvester_manifests.kustomize import Files, layout_base, layout_overlay
+from harvester_manifests.secrets import SecretValues, collect, refuse_leaks, secret_specs
+from harvester_manifests.stack import build_stack, render_environment
+
+GITIGNORE = "# Secret values rendered from the operator's .env: never commit them.\n*.env\n"
+
+
+@dataclass(frozen=True)
+class EnvironmentSummary:
+    name: str
+    kinds: dict[str, int]
+    hosts: list[str]
+    path: Path
+    secrets: str  # "from <file>", or "external"
+
+
+@dataclass
+class RenderPlan:
+    """Everything a render will write, computed before anything touches the disk."""
+
+    files: Files = field(default_factory=dict)
+    environments: list[EnvironmentSummary] = field(default_factory=list)
+
+
+def resolve_environments(requested: str, config_dir: Path) -> list[str]:
+    available = environments(config_dir)
+    if requested == "all":
+        return available
+    if requested not in available:
+        raise InputError(
+            [
+                Problem(
+                    str(config_path(config_dir, requested)),
+                    "",
+                    f"no such environment (available: {', '.join(available)}, all)",
+                )
+            ]
+        )
+    return [requested]
+
+
+def env_file_for(env: str, env_file: Path | None, root: Path) -> Path:
+    """--env-file if given; else .env.<env> when it exists; else .env."""
+    if env_file is not None:
+        return env_file
+    specific = root / f".env.{env}"
+    return specific if specific.exists() else root / ".env"
+
+
+def plan(
+    envs: list[str], config_dir: Path, out: Path, env_file: Path | None, root: Path
+) -> RenderPlan:
+    """Validate every environment and compute every file; collect every problem first."""
+    problems: list[Problem] = []
+    configs: dict[str, tuple[Config, SecretValues | None, str]] = {}
+    for env in envs:
+        try:
+            cfg = load_config(config_dir, env)
+            values, source = None, "external"
+            if cfg.secrets.source == "env-file":
+                path = env_file_for(env, env_file, root)
+                values = collect(cfg, read_env_file(path), str(path))
+                refuse_leaks(values, config_path(config_dir, env))
+                source = f"from {path}"
+            configs[env] = (cfg, values, source)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+
+    result = RenderPlan()
+    base = build_stack(Config())
+    result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
+    for env, (cfg, values, source) in configs.items():
+        objects = render_environment(cfg, values)
+        overlay = layout_overlay(base, objects, secret_specs(cfg), values, cfg.namespace)
+        result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
+        result.environments.append(
+            EnvironmentSummary(
+                name=env,
+                kinds=dict(sorted(Counter(o["kind"] for o in objects).items())),
+                hosts=[
+                    cfg.host(c)
+                    for c in ("api", "prometheus", "grafana", "alertmanager")
+                    if getattr(cfg, c).ingress.enabled
+                ],
+                path=out / env,
+                secrets=source,
+            )
+        )
+    result.files[".gitignore"] = GITIGNORE
+    return result
+
+
+def render(
+    requested: str,
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None = None,
+    root: Path | None = None,
+) -> RenderPlan:
+    """Render `requested` (an environment or "all") into `out`, atomically."""
+    envs = resolve_environments(requested, config_dir)
+    result = plan(envs, config_dir, out, env_file, root or Path.cwd())
+    keep = None if requested == "all" else {"base", *envs}
+    write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
+    return result
+
+
+def write_atomically(out: Path, files: Files, replace_all: bool, replaced: set[str]) -> None:
+    """Write `files` as the new content of `out` and swap it in with one rename.
+
+    With replace_all=False, top-level entries of the old output not in `replaced` (other
+    environments) are carried over unchanged.
+    """
+    out = out.absolute()
+    _refuse_foreign(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        if not replace_all and out.is_dir():
+            for entry in sorted(out.iterdir()):
+                if entry.name not in replaced and entry.name != ".gitignore":
+                    _copy(entry, staging / entry.name)
+        for relative, content in sorted(files.items()):
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            if target.suffix == ".env":
+                target.chmod(0o600)
+        staging.chmod(0o755)
+        _swap(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _copy(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copy2(source, target)
+
+
+def _refuse_foreign(out: Path) -> None:
+    """Never replace a directory that is not a previous render (a typo in --out)."""
+    if out.is_dir() and any(out.iterdir()) and not (out / "base" / "kustomization.yaml").exists():
+        raise InputError(
+            [
+                Problem(
+                    str(out), "", "exists and is not a harvester-gen output: choose another --out"
+                )
+            ]
+        )
+    if out.exists() and not out.is_dir():
+        raise InputError([Problem(str(out), "", "exists and is not a directory")])
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Exchange staging and out in one step (renameat2) where the OS allows it."""
+    if out.exists():
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        renameat2 = getattr(libc, "renameat2", None)
+        at_fdcwd = -100
+        if renameat2 is not None and (
+            renameat2(at_fdcwd, os.fsencode(staging), at_fdcwd, os.fsencode(out), _RENAME_EXCHANGE)
+            == 0
+        ):
+            return  # the old output is now at `staging` and is removed by the caller
+        old = staging.with_name(staging.name + ".old")
+        out.rename(old)
+        staging.rename(out)
+        staging.mkdir()
+        shutil.rmtree(old)
+        return
+    staging.rename(out)
+    staging.mkdir()
