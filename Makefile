@@ -42,16 +42,20 @@ setup: $(VENV_STAMP) tools ## virtualenv in .venv, editable install, pinned tool
 
 tools: $(TOOLS) ## build the pinned Go tools into bin/
 
+# build/ is committed as rendered from .env.example (placeholders); `make render ENV_FILE=.env`
+# renders real values, which stay in gitignored build/*/secrets/*.env files.
+ENV_FILE ?= .env.example
+
 render: setup ## render every environment into build/
-	$(GEN) render --env all
+	$(GEN) render --env all --env-file $(ENV_FILE)
 
 validate: setup ## kustomize build + kubeconform -strict of every environment, every Kubernetes version
 	$(GEN) validate --env all
 
-test: setup ## the whole test suite (what CI runs)
+test: setup lint ## lint, then the whole test suite (what CI runs)
 	$(PY) -m pytest
 
-lint: setup ## mypy --strict and ruff
+lint: $(VENV_STAMP) ## mypy --strict and ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -15,7 +15,7 @@ import click
 
 from harvester_manifests import __version__
 from harvester_manifests.config.models import Config
-from harvester_manifests.errors import InputError, ToolError
+from harvester_manifests.errors import InputError, RenderError, ToolError
 from harvester_manifests.render import render as render_output
 from harvester_manifests.render import resolve_environments
 
@@ -79,6 +79,9 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
         result = render_output(env, config_dir, out, env_file)
     except InputError as exc:
         _fail_input(exc)
+    except (RenderError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
     for summary in result.environments:
         kinds = ", ".join(f"{count} {kind}" for kind, count in summary.kinds.items())
         click.echo(f"{summary.name}: {sum(summary.kinds.values())} objects ({kinds})")
@@ -105,25 +108,32 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
 
     try:
         envs = resolve_environments(env, config_dir)
-        invalid = 0
-        for name in envs:
-            directory = out / name
-            if not (directory / "kustomization.yaml").exists():
-                raise InputError([])  # replaced below with a precise message
-            for report in checks.validate_directory(directory, list(versions) or None):
-                click.echo(f"{name} (Kubernetes {report.kubernetes_version}): {report.summary}")
-                for message in report.messages:
-                    click.echo(f"  {message}", err=True)
-                invalid += report.invalid + report.errors
     except InputError as exc:
-        if not exc.problems:
-            click.echo(f"error: {out / name} is not rendered: run harvester-gen render", err=True)
-            sys.exit(EXIT_INPUT)
         _fail_input(exc)
-    except checks.ToolError as exc:
+    missing = [name for name in envs if not (out / name / "kustomization.yaml").exists()]
+    if missing:
+        for name in missing:
+            click.echo(f"error: {out / name}: not rendered (run harvester-gen render)", err=True)
+        sys.exit(EXIT_INPUT)
+    failed = 0
+    try:
+        for name in envs:
+            for report in checks.validate_directory(out / name, list(versions) or None):
+                click.echo(
+                    f"{name:<10} Kubernetes {report.kubernetes_version:<8} "
+                    f"resources {report.resources:>3}  valid {report.valid:>3}  "
+                    f"invalid {report.invalid}  errors {report.errors}  skipped {report.skipped}"
+                )
+                for problem in report.problems():
+                    click.echo(f"  {problem}", err=True)
+                failed += 0 if report.ok else 1
+    except (checks.ToolError, ToolError) as exc:
         _fail_tool(ToolError(str(exc)))
-    if invalid:
-        click.echo(f"{invalid} invalid resources", err=True)
+    except checks.UnsupportedKubernetesVersion as exc:
+        click.echo(f"error: --kubernetes-version: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    if failed:
+        click.echo(f"error: {failed} validation runs found invalid resources", err=True)
         sys.exit(EXIT_FAILURE)
 
 

@@ -28,3 +28,7 @@ class InputError(Exception):
 
 class ToolError(Exception):
     """An external tool is missing or failed (exit code 1)."""
+
+
+class RenderError(Exception):
+    """The generator produced something inconsistent: a bug, never the user's input (exit 1)."""

@@ -16,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harvester_manifests.checks import broken_references
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import config_path, environments, load_config
 from harvester_manifests.config.models import Config
-from harvester_manifests.errors import InputError, Problem
+from harvester_manifests.errors import InputError, Problem, RenderError
 from harvester_manifests.kustomize import Files, layout_base, layout_overlay
 from harvester_manifests.secrets import SecretValues, collect, refuse_leaks, secret_specs
 from harvester_manifests.stack import build_stack, render_environment
@@ -95,6 +96,11 @@ def plan(
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
     for env, (cfg, values, source) in configs.items():
         objects = render_environment(cfg, values)
+        broken = broken_references(objects)
+        if broken:
+            raise RenderError(
+                f"{env}: the generator produced inconsistent objects: " + "; ".join(broken)
+            )
         overlay = layout_overlay(base, objects, secret_specs(cfg), values, cfg.namespace)
         result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
         result.environments.append(
@@ -138,6 +144,9 @@ def write_atomically(out: Path, files: Files, replace_all: bool, replaced: set[s
     out = out.absolute()
     _refuse_foreign(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.*"):
+        # Left by a render that was killed; renders into one output do not run concurrently.
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if not replace_all and out.is_dir():

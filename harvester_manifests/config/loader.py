@@ -81,10 +81,25 @@ def read_overlay(path: Path) -> dict[str, Any]:
     return data
 
 
+def merge(defaults: Any, overlay: Any) -> Any:
+    """The overlay deep-merged onto the defaults: mappings merge key by key, the rest replaces.
+
+    So `api: {image: {tag: v2.1.0}}` changes the tag and keeps the repository.
+    """
+    if isinstance(defaults, dict) and isinstance(overlay, dict):
+        merged = dict(defaults)
+        for key, value in overlay.items():
+            merged[key] = merge(defaults[key], value) if key in defaults else value
+        return merged
+    return overlay
+
+
 def load_config(config_dir: Path, env: str) -> Config:
     """The validated config of one environment: the guide's defaults plus its overlay file."""
     path = config_path(config_dir, env)
-    data = read_overlay(path)
+    data = merge(
+        Config().model_dump(mode="json", by_alias=True, exclude_none=True), read_overlay(path)
+    )
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

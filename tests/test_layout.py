@@ -1,0 +1,123 @@
+"""The Kustomize layout: base plus overlays build to exactly the direct render, every time."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harvester_manifests.render import render
+from tests.conftest import (
+    ENV_EXAMPLE,
+    ENVS,
+    OVERLAYS,
+    ROOT,
+    Obj,
+    direct_render,
+    index,
+    kustomize_build,
+    run,
+)
+
+
+def normalized(obj: Obj) -> Obj:
+    """kustomize wraps long base64 at 70 columns; the API server ignores the line breaks."""
+    if obj["kind"] == "Secret":
+        obj = {**obj, "data": {k: "".join(v.split()) for k, v in obj.get("data", {}).items()}}
+    return obj
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_kustomize_build_equals_direct_render(env: str, rendered: Path) -> None:
+    built = {k: normalized(o) for k, o in index(kustomize_build(rendered / env)).items()}
+    direct = {k: normalized(o) for k, o in index(direct_render(env)).items()}
+    assert sorted(built) == sorted(direct)
+    for key, obj in direct.items():
+        assert built[key] == obj, f"{env}: {key} differs between kustomize build and render"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_kubectl_kustomize_agrees_with_pinned_kustomize(env: str, rendered: Path) -> None:
+    result = run(["kubectl", "kustomize", rendered / env])
+    assert result.returncode == 0, result.stderr
+    by_kubectl = index([d for d in yaml.safe_load_all(result.stdout) if d])
+    by_kustomize = index(kustomize_build(rendered / env))
+    assert {k: normalized(o) for k, o in by_kubectl.items()} == {
+        k: normalized(o) for k, o in by_kustomize.items()
+    }
+
+
+def test_render_is_byte_identical_twice(tmp_path: Path, rendered: Path) -> None:
+    again = tmp_path / "build"
+    render("all", OVERLAYS, again, ENV_EXAMPLE, ROOT)
+    assert tree(again) == tree(rendered)
+
+
+def test_committed_build_is_fresh(rendered: Path) -> None:
+    """build/ is committed for GitOps review: it must be what the committed inputs render."""
+    committed = {k: v for k, v in tree(ROOT / "build").items() if not k.endswith(".env")}
+    fresh = {k: v for k, v in tree(rendered).items() if not k.endswith(".env")}
+    stale = sorted(k for k in committed.keys() | fresh.keys() if committed.get(k) != fresh.get(k))
+    assert not stale, f"build/ is stale, run `make render` and commit: {stale}"
+
+
+def test_no_secret_file_is_tracked_by_git() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "build", ".env", ".env.prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tracked, "build/ should be committed"
+    assert not [path for path in tracked if path.endswith(".env") or "/secrets/" in path]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "build/prod/secrets/signal-harvester-api-keys.env", ".env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.returncode == 0, "rendered secret files must be gitignored"
+
+
+def test_no_secret_value_in_non_secret_files(rendered: Path) -> None:
+    values = [
+        line.split("=", 1)[1]
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    ]
+    for path, content in tree(rendered).items():
+        if path.endswith(".env"):
+            continue
+        text = content.decode()
+        assert not [v for v in values if v in text], f"{path} holds a secret value"
+
+
+def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
+    """prod is the guide, so its overlay carries only secrets and their checksums."""
+    patches = sorted(p.name for p in (rendered / "prod" / "patches").iterdir())
+    assert patches == [
+        "deployment-alertmanager.yaml",
+        "deployment-grafana.yaml",
+        "deployment-signal-harvester-api.yaml",
+    ]
+    for name in patches:
+        ops = yaml.safe_load((rendered / "prod" / "patches" / name).read_text())
+        assert [op["path"].startswith("/spec/template/metadata/annotations") for op in ops] == [
+            True
+        ]
+
+
+def test_secret_files_are_private(rendered: Path) -> None:
+    for path in (rendered / "prod" / "secrets").iterdir():
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
