@@ -7,7 +7,8 @@ in the current working directory; ``HARVESTER_BIN`` and ``HARVESTER_SCHEMAS`` po
 elsewhere. Anything missing raises :class:`ToolError`, which says to run
 ``make setup``.
 
-kubeconform runs with ``-strict`` and the local schema folder as its only
+kubeconform runs with ``-strict`` (a field the schema does not know, or a key given
+twice, is an error) and the local schema folder as its only
 ``-schema-location``: it never reaches for the network, and a kind without a schema
 (a CRD, a typo) is an error, never skipped. This module never prints or exits.
 """
