@@ -7,81 +7,23 @@ Cross-field rules live here as model validators whose messages say what to chang
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
+from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.quantity import Quantity, parse_quantity
-
-# ---------------------------------------------------------------------------------------------
-# Scalar types
-
-
-def _check_hostname(value: str) -> str:
-    labels = value.split(".")
-    if (
-        len(value) > 253
-        or len(labels) < 2
-        or not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels)
-    ):
-        raise ValueError(
-            f"{value!r} is not a valid DNS host name (lowercase letters, digits, '-' and '.', "
-            "at least two labels, e.g. api.example.com)"
-        )
-    return value
-
-
-def _check_dns_label(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
-        raise ValueError(
-            f"{value!r} is not a valid Kubernetes name (RFC 1123 label: lowercase letters, "
-            "digits and '-', at most 63 characters, starting and ending with a letter or digit)"
-        )
-    return value
-
-
-def _check_duration(value: str) -> str:
-    if not value or not re.fullmatch(r"(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?", value):
-        raise ValueError(f"{value!r} is not a Prometheus duration (examples: 30s, 5m, 4h, 15d)")
-    return value
-
-
-def _check_path(value: str) -> str:
-    if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
-        raise ValueError(f"{value!r} is not an absolute URL path (example: /prometheus)")
-    return value
-
-
-def _check_slack_channel(value: str) -> str:
-    if not re.fullmatch(r"#[a-z0-9][a-z0-9._-]{0,79}", value):
-        raise ValueError(f"{value!r} is not a Slack channel (example: #signal-harvester-alerts)")
-    return value
-
-
-Hostname = Annotated[str, AfterValidator(_check_hostname)]
-DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-Duration = Annotated[str, AfterValidator(_check_duration)]
-UrlPath = Annotated[str, AfterValidator(_check_path)]
-SlackChannel = Annotated[str, AfterValidator(_check_slack_channel)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Percent = Annotated[int, Field(ge=1, le=100)]
-
-
-class Model(BaseModel):
-    """Strict base: unknown keys are errors, values are immutable, YAML keys are camelCase."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        validate_default=True,
-        strict=False,
-    )
-
+from harvester_manifests.config.types import (
+    DnsLabel,
+    Duration,
+    Hostname,
+    Model,
+    Percent,
+    Port,
+    SlackChannel,
+    UrlPath,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Building blocks shared by the components
@@ -315,7 +257,7 @@ class Api(Model):
 
 
 class Prometheus(Model):
-    image: Image = Image(repository="prom/prometheus", tag="v3.7.3")
+    image: Image = Image(repository="prom/prometheus", tag="v3.16.0")
     port: Port = 9090
     retention: Duration = "15d"
     storage: Storage = Storage(size="50Gi")
@@ -344,7 +286,7 @@ class SlackChannels(Model):
 
 
 class Alertmanager(Model):
-    image: Image = Image(repository="prom/alertmanager", tag="v0.28.1")
+    image: Image = Image(repository="prom/alertmanager", tag="v0.35.0")
     port: Port = 9093
     storage: Storage = Storage(size="5Gi")
     slack: SlackChannels = SlackChannels()
@@ -386,6 +328,7 @@ class Config(Model):
     grafana: Grafana = Grafana()
     alertmanager: Alertmanager = Alertmanager()
     reloader: Reloader = Reloader()
+    alerts: AlertThresholds = AlertThresholds()
 
     @model_validator(mode="after")
     def _sqlite_replicas_fit_one_node(self) -> Config:

@@ -41,7 +41,7 @@ def alert_rules(cfg: Config) -> dict[str, Any]:
             cfg,
             "SignalHarvesterApiDown",
             f"sum(up{{{job}}}) == 0 or absent(up{{{job}}})",
-            "2m",
+            cfg.alerts.api_down_for,
             "critical",
             "api",
             "Signal Harvester API is down",
@@ -51,8 +51,9 @@ def alert_rules(cfg: Config) -> dict[str, Any]:
             cfg,
             "SignalHarvesterApiHighLatency",
             "histogram_quantile(0.95, sum by (le) "
-            f"(rate(http_request_duration_seconds_bucket{{{job}}}[5m]))) > 0.05",
-            "10m",
+            f"(rate(http_request_duration_seconds_bucket{{{job}}}[5m]))) "
+            f"> {cfg.alerts.latency_p95_seconds}",
+            cfg.alerts.latency_for,
             "warning",
             "api",
             "API p95 latency above 50ms",
