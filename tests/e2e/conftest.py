@@ -7,10 +7,11 @@ its own, so every environment starts from an empty cluster (the environments sha
 names such as the Namespace signal-harvester and cluster-scoped RBAC, and there is
 no kube-controller-manager here to finish a namespace deletion between them).
 
-Each target is applied from a copy of its parent directory, in which every
-`X.env.example` is copied over `X.env`: the secret values rendered into build/ are
-gitignored, the tests never read the operator's values when an example exists, and
-nothing is written into the work tree.
+Each target is applied from a copy of its parent directory, and nothing is written
+into the work tree. In the copy, the env files that secretGenerators read get
+placeholder values: from `X.env.example` beside them, or, for build/, from a render
+with the repo's .env.example (build/'s `*.env` are gitignored: a fresh clone has none,
+and an operator's hold real values).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ import yaml
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
 
 BUILD = ROOT / "build"
+ENV_EXAMPLE = ROOT / ".env.example"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # build/<name> directories that are not environments of their own.
 NOT_ENVIRONMENTS = frozenset({"base"})
@@ -61,20 +65,56 @@ def discover_targets() -> list[Target]:
 TARGETS = discover_targets()
 
 
-def materialize(target: Target, into: Path) -> Path:
-    """Copy the target's parent (overlays reach ../base) and settle its env files."""
+# Where a missing env file can be had instead: its path relative to the copied tree
+# in, a file with placeholder values (or None) out.
+Placeholders = Callable[[Path], Path | None]
+
+
+def no_placeholders(_: Path) -> Path | None:
+    return None
+
+
+def materialize(target: Target, into: Path, placeholders: Placeholders = no_placeholders) -> Path:
+    """Copy the target's parent (overlays reach ../base) and settle its env files.
+
+    Each env file a secretGenerator reads comes, in this order, from `X.env.example`
+    beside it, from `placeholders`, or from the `X.env` already there; none of the
+    three is an error.
+    """
     copy = into / target.source.parent.name
     shutil.copytree(target.source.parent, copy, symlinks=False)
-    for example in copy.rglob("*.env.example"):
-        shutil.copyfile(example, example.with_suffix(""))
     directory = copy / target.source.name
-    missing = [str(p.relative_to(into)) for p in referenced_env_files(directory) if not p.exists()]
+    missing = []
+    for env in referenced_env_files(directory):
+        example = env.with_name(env.name + ".example")
+        placeholder = placeholders(env.relative_to(copy))
+        if example.is_file():
+            shutil.copyfile(example, env)
+        elif placeholder is not None and placeholder.is_file():
+            shutil.copyfile(placeholder, env)
+        elif not env.is_file():
+            missing.append(str(env.relative_to(into)))
     if missing:
         raise HarnessError(
-            f"{target.id}: secretGenerator env files missing, and no .env.example beside them: "
+            f"{target.id}: secretGenerator env files missing, with no example or placeholder: "
             f"{', '.join(missing)} (they are rendered from the operator's .env: `make render`)"
         )
     return directory
+
+
+def render_placeholders(out: Path) -> Path:
+    """Every environment rendered with the placeholder values of the repo's .env.example.
+
+    build/'s secret env files are gitignored (a fresh clone has none) and hold the
+    operator's values where they exist: the e2e tests use these instead, always.
+    """
+    gen = Path(sys.executable).parent / "harvester-gen"
+    command = [str(gen), "render", "--env", "all", "--out", str(out)]
+    command += ["--env-file", str(ENV_EXAMPLE)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HarnessError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+    return out
 
 
 def referenced_env_files(directory: Path) -> Iterator[Path]:
@@ -154,19 +194,37 @@ def etcd_server(e2e_workdir: Path, binaries: Binaries) -> Iterator[Etcd]:
         pytest.fail(str(err), pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def placeholders(e2e_workdir: Path) -> Placeholders:
+    """Env files of build/ targets, from a render with .env.example (made on first use)."""
+    rendered: list[Path] = []
+
+    def find(relative: Path) -> Path | None:
+        if not rendered:
+            rendered.append(render_placeholders(e2e_workdir / "placeholders" / "build"))
+        return rendered[0] / relative
+
+    return find
+
+
 _PREFIXES = itertools.count(1)
 
 
 @pytest.fixture(scope="module", params=TARGETS, ids=[t.id for t in TARGETS])
 def deployed(
-    request: pytest.FixtureRequest, e2e_workdir: Path, etcd_server: Etcd, binaries: Binaries
+    request: pytest.FixtureRequest,
+    e2e_workdir: Path,
+    etcd_server: Etcd,
+    binaries: Binaries,
+    placeholders: Placeholders,
 ) -> Iterator[Deployed]:
     """A fresh kube-apiserver (own etcd prefix) for one target, and the target rendered."""
     target: Target = request.param
     n = next(_PREFIXES)
     workdir = e2e_workdir / f"{n:02d}-{target.id.replace('/', '-')}"
     try:
-        directory = materialize(target, workdir / "src")
+        fill = placeholders if target.source.parent == BUILD else no_placeholders
+        directory = materialize(target, workdir / "src", fill)
         with kube_apiserver(workdir, etcd_server, binaries, f"/registry-{n:02d}") as cluster:
             rendered = cluster.kubectl("kustomize", str(directory))
             if rendered.returncode != 0:

@@ -85,3 +85,21 @@ def test_a_missing_env_file_without_example_is_an_error(tmp_path: Path) -> None:
     write_kustomization(source, "keys.env")
     with pytest.raises(HarnessError, match=r"secrets/keys.env.*make render"):
         materialize(Target("t", source), tmp_path / "copy")
+
+
+def test_placeholders_replace_the_operators_values(tmp_path: Path) -> None:
+    source = tmp_path / "build" / "dev"
+    write_kustomization(source, "keys.env")
+    (source / "secrets").mkdir()
+    (source / "secrets" / "keys.env").write_text("KEY=operator-value\n")
+    placeholder = tmp_path / "placeholder.env"
+    placeholder.write_text("KEY=placeholder\n")
+    asked: list[Path] = []
+
+    def placeholders(relative: Path) -> Path | None:
+        asked.append(relative)
+        return placeholder
+
+    directory = materialize(Target("t", source), tmp_path / "copy", placeholders)
+    assert asked == [Path("dev/secrets/keys.env")]
+    assert (directory / "secrets" / "keys.env").read_text() == "KEY=placeholder\n"
