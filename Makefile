@@ -31,7 +31,7 @@ VENV_STAMP := $(VENV)/.installed
 .PHONY: help setup tools render validate test lint bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -101,3 +101,17 @@ def defaults() -> Config:
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
+
+
+def kubeconform_accepts(directory: Path, versions: list[str] | None = None) -> bool:
+    """kustomize build + kubeconform -strict (offline) of a rendered overlay; True when valid.
+
+    Uses the newest and oldest supported Kubernetes versions unless told otherwise.
+    """
+    from harvester_manifests.validate import supported_kubernetes_versions, validate_directory
+
+    supported = supported_kubernetes_versions()
+    reports = validate_directory(directory, versions or [supported[0], supported[-1]])
+    problems = [str(p) for report in reports for p in report.problems()]
+    assert not problems, problems
+    return True

@@ -109,6 +109,7 @@ def deployment(cfg: Config) -> Obj:
                 "spec": {
                     "serviceAccountName": names.ALERTMANAGER,
                     "automountServiceAccountToken": False,
+                    "restartPolicy": "Always",
                     "securityContext": pod_security(UID),
                     "containers": [container, reloader_container(cfg, watched, reload_url)],
                     "volumes": [

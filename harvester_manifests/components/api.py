@@ -96,6 +96,7 @@ def deployment(cfg: Config) -> Obj:
     pod_spec: Obj = {
         "serviceAccountName": names.API,
         "automountServiceAccountToken": False,
+        "restartPolicy": "Always",
         "securityContext": pod_security(APP_UID),
         **placement(cfg),
         "terminationGracePeriodSeconds": 30,
@@ -215,5 +216,10 @@ def disruption_budget(cfg: Config) -> Obj:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": metadata(cfg, names.API, names.API, COMPONENT),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(names.API)}},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector(names.API)},
+            # A pod that is not ready serves nothing: draining a node may always evict it.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
     }

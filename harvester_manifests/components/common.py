@@ -45,8 +45,12 @@ def cluster_metadata(name: str, app: str, component: str) -> Obj:
 
 def resources(res: Resources) -> Obj:
     return {
-        "requests": {"cpu": res.requests.cpu, "memory": res.requests.memory},
-        "limits": {"cpu": res.limits.cpu, "memory": res.limits.memory},
+        side: {
+            "cpu": amounts.cpu,
+            "memory": amounts.memory,
+            "ephemeral-storage": amounts.ephemeral_storage,
+        }
+        for side, amounts in (("requests", res.requests), ("limits", res.limits))
     }
 
 
@@ -69,6 +73,17 @@ def pod_security(uid: int) -> Obj:
         "fsGroup": uid,
         "fsGroupChangePolicy": "OnRootMismatch",
         "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def tcp_probe(port: str, probe: Probe) -> Obj:
+    """Liveness by TCP: a failing dependency behind the health check must not restart the pod."""
+    return {
+        "tcpSocket": {"port": port},
+        "initialDelaySeconds": probe.initial_delay_seconds,
+        "periodSeconds": probe.period_seconds,
+        "timeoutSeconds": probe.timeout_seconds,
+        "failureThreshold": probe.failure_threshold,
     }
 
 

@@ -25,6 +25,7 @@ from harvester_manifests.components.common import (
     selector,
     service,
     service_account,
+    tcp_probe,
 )
 from harvester_manifests.config.models import Config, Probe
 from harvester_manifests.monitoring.dashboards import (
@@ -41,6 +42,7 @@ DATA = "grafana-data"
 DATASOURCES = "grafana-datasources"
 PROVIDERS = "grafana-dashboard-providers"
 PROVISIONING = "/etc/grafana/provisioning"
+SECRETS_DIR = "/etc/grafana/secrets"
 
 
 def dashboard_config_map_name(dashboard: str) -> str:
@@ -98,12 +100,8 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
     )
     env = [
         {"name": "GF_SECURITY_ADMIN_USER", "value": graf.admin_user},
-        {
-            "name": "GF_SECURITY_ADMIN_PASSWORD",
-            "valueFrom": {
-                "secretKeyRef": {"name": names.GRAFANA_ADMIN_SECRET, "key": "admin-password"}
-            },
-        },
+        # Grafana reads the password from the mounted Secret file, never from the environment.
+        {"name": "GF_SECURITY_ADMIN_PASSWORD__FILE", "value": f"{SECRETS_DIR}/admin-password"},
         {"name": "GF_SERVER_HTTP_PORT", "value": str(graf.port)},
         {"name": "GF_SERVER_ROOT_URL", "value": root_url},
         {"name": "GF_PATHS_PROVISIONING", "value": PROVISIONING},
@@ -125,7 +123,7 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
             "/api/health", "http", Probe(period_seconds=5, failure_threshold=24)
         ),
         "readinessProbe": http_probe("/api/health", "http", Probe()),
-        "livenessProbe": http_probe("/api/health", "http", Probe(period_seconds=20)),
+        "livenessProbe": tcp_probe("http", Probe(period_seconds=20)),
         "securityContext": container_security(),
         "volumeMounts": [
             {"name": "data", "mountPath": "/var/lib/grafana"},
@@ -133,6 +131,7 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
             {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
             {"name": "providers", "mountPath": f"{PROVISIONING}/dashboards", "readOnly": True},
             {"name": "dashboards", "mountPath": DASHBOARDS_DIR, "readOnly": True},
+            {"name": "admin", "mountPath": SECRETS_DIR, "readOnly": True},
         ],
     }
     return {
@@ -153,6 +152,7 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
                 "spec": {
                     "serviceAccountName": names.GRAFANA,
                     "automountServiceAccountToken": False,
+                    "restartPolicy": "Always",
                     "securityContext": pod_security(UID),
                     "containers": [container],
                     "volumes": [
@@ -160,6 +160,7 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
                         empty_dir("tmp", "256Mi"),
                         {"name": "datasources", "configMap": {"name": DATASOURCES}},
                         {"name": "providers", "configMap": {"name": PROVIDERS}},
+                        {"name": "admin", "secret": {"secretName": names.GRAFANA_ADMIN_SECRET}},
                         {
                             "name": "dashboards",
                             "projected": {

@@ -161,6 +161,7 @@ def deployment(cfg: Config) -> Obj:
                     "serviceAccountName": names.PROMETHEUS,
                     # Prometheus discovers pods and nodes through the Kubernetes API.
                     "automountServiceAccountToken": True,
+                    "restartPolicy": "Always",
                     "securityContext": pod_security(UID),
                     "terminationGracePeriodSeconds": 120,
                     "containers": [

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from harvester_manifests.components.common import Obj, container_security, http_probe, resources
+from harvester_manifests.components.common import (
+    Obj,
+    container_security,
+    http_probe,
+    resources,
+    tcp_probe,
+)
 from harvester_manifests.config.models import Config, Probe
 
 PORT = 9533
@@ -22,7 +28,7 @@ def reloader_container(cfg: Config, watched: list[tuple[str, str]], webhook_url:
         "ports": [{"name": "reloader", "containerPort": PORT, "protocol": "TCP"}],
         "resources": resources(cfg.reloader.resources),
         "readinessProbe": http_probe("/metrics", "reloader", Probe()),
-        "livenessProbe": http_probe("/metrics", "reloader", Probe(period_seconds=30)),
+        "livenessProbe": tcp_probe("reloader", Probe(period_seconds=30)),
         "securityContext": container_security(),
         "volumeMounts": [
             {"name": volume, "mountPath": path, "readOnly": True} for volume, path in watched

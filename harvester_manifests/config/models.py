@@ -59,6 +59,7 @@ class Image(Model):
 class Amounts(Model):
     cpu: Quantity
     memory: Quantity
+    ephemeral_storage: Quantity  # the writable layer, logs and disk-backed emptyDirs
 
 
 class Resources(Model):
@@ -69,19 +70,25 @@ class Resources(Model):
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> Resources:
-        for kind in ("cpu", "memory"):
+        for kind, key in (
+            ("cpu", "cpu"),
+            ("memory", "memory"),
+            ("ephemeral_storage", "ephemeralStorage"),
+        ):
             request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
             if parse_quantity(request) > parse_quantity(limit):
                 raise ValueError(
-                    f"requests.{kind} {request} is above limits.{kind} {limit}: "
+                    f"requests.{key} {request} is above limits.{key} {limit}: "
                     "lower the request or raise the limit"
                 )
         return self
 
 
-def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
+def resources(requests: tuple[str, str, str], limits: tuple[str, str, str]) -> Resources:
+    """Resources from (cpu, memory, ephemeral storage) requests and limits."""
     return Resources(
-        requests=Amounts(cpu=cpu, memory=memory), limits=Amounts(cpu=cpu_limit, memory=memory_limit)
+        requests=Amounts(cpu=requests[0], memory=requests[1], ephemeral_storage=requests[2]),
+        limits=Amounts(cpu=limits[0], memory=limits[1], ephemeral_storage=limits[2]),
     )
 
 
@@ -221,7 +228,7 @@ class Api(Model):
     health_path: UrlPath = "/health"
     metrics_path: UrlPath = "/prometheus"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    resources: Resources = resources("250m", "512Mi", "1000m", "2Gi")
+    resources: Resources = resources(("250m", "512Mi", "256Mi"), ("1000m", "2Gi", "3Gi"))
     probes: Probes = Probes()
     autoscaling: Autoscaling = Autoscaling()
     rolling_update: RollingUpdate = RollingUpdate()
@@ -265,7 +272,7 @@ class Prometheus(Model):
     evaluation_interval: Duration = "15s"
     admin_api: bool = True  # the guide's snapshot backup needs it
     scrape_cadvisor: bool = True
-    resources: Resources = resources("250m", "1Gi", "1000m", "4Gi")
+    resources: Resources = resources(("250m", "1Gi", "128Mi"), ("1000m", "4Gi", "1Gi"))
     ingress: Ingress = Ingress()
 
 
@@ -274,7 +281,7 @@ class Grafana(Model):
     port: Port = 3000
     admin_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     storage: Storage = Storage(size="10Gi")
-    resources: Resources = resources("100m", "256Mi", "500m", "512Mi")
+    resources: Resources = resources(("100m", "256Mi", "128Mi"), ("500m", "512Mi", "1Gi"))
     ingress: Ingress = Ingress()
 
 
@@ -294,7 +301,7 @@ class Alertmanager(Model):
     group_interval: Duration = "5m"
     repeat_interval: Duration = "4h"
     critical_repeat_interval: Duration = "1h"
-    resources: Resources = resources("50m", "64Mi", "200m", "256Mi")
+    resources: Resources = resources(("50m", "64Mi", "64Mi"), ("200m", "256Mi", "256Mi"))
     ingress: Ingress = Ingress()
 
 
@@ -302,7 +309,7 @@ class Reloader(Model):
     """The sidecar that reloads Prometheus and Alertmanager when their ConfigMap changes."""
 
     image: Image = Image(repository="ghcr.io/jimmidyson/configmap-reload", tag="v0.15.0")
-    resources: Resources = resources("10m", "16Mi", "50m", "32Mi")
+    resources: Resources = resources(("10m", "16Mi", "16Mi"), ("50m", "32Mi", "64Mi"))
 
 
 # ---------------------------------------------------------------------------------------------
