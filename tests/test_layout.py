@@ -121,3 +121,12 @@ def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
 def test_secret_files_are_private(rendered: Path) -> None:
     for path in (rendered / "prod" / "secrets").iterdir():
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_libyaml_and_pure_python_emit_the_same_bytes(env: str) -> None:
+    """Output must not depend on whether this machine's PyYAML has libyaml."""
+    from harvester_manifests import yamlio
+
+    for obj in direct_render(env):
+        assert yamlio.dump(obj) == yamlio.dump(obj, pure=True)
