@@ -127,8 +127,8 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
                 for problem in report.problems():
                     click.echo(f"  {problem}", err=True)
                 failed += 0 if report.ok else 1
-    except (checks.ToolError, ToolError) as exc:
-        _fail_tool(ToolError(str(exc)))
+    except ToolError as exc:
+        _fail_tool(exc)
     except checks.UnsupportedKubernetesVersion as exc:
         click.echo(f"error: --kubernetes-version: {exc}", err=True)
         sys.exit(EXIT_INPUT)

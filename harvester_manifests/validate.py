@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from harvester_manifests.errors import ToolError
+
 __all__ = [
     "BIN_ENV",
     "SCHEMAS_ENV",
@@ -61,10 +63,6 @@ _STATUSES: dict[str, Status] = {
 _VERSION = re.compile(r"^v?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?$")
 # "... failed with 'file:///...#' - at '/spec': missing property 'selector'   - at ..."
 _CAUSE = re.compile(r"\s+- at '(?P<path>[^']*)': ")
-
-
-class ToolError(Exception):
-    """A tool or the schema cache is missing, or a tool failed to run."""
 
 
 class UnsupportedKubernetesVersion(ValueError):
