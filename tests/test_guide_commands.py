@@ -1,0 +1,186 @@
+"""Every kubectl command in the deployment guide finds what it looks for in the prod render.
+
+The commands are read from the guide itself (../shared/spec/deployment-guide.md), so a new
+command in the guide is checked without anyone writing a test for it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import ROOT, Obj
+
+GUIDE = ROOT.parent / "shared" / "spec" / "deployment-guide.md"
+NS = "signal-harvester"
+Built = dict[tuple[str, str], Obj]
+
+KINDS = {
+    "pods": "Pod",
+    "pod": "Pod",
+    "po": "Pod",
+    "svc": "Service",
+    "service": "Service",
+    "services": "Service",
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+    "hpa": "HorizontalPodAutoscaler",
+    "ingress": "Ingress",
+    "ingresses": "Ingress",
+    "networkpolicy": "NetworkPolicy",
+    "networkpolicies": "NetworkPolicy",
+    "serviceaccount": "ServiceAccount",
+    "serviceaccounts": "ServiceAccount",
+    "clusterrole": "ClusterRole",
+    "clusterrolebinding": "ClusterRoleBinding",
+    "secret": "Secret",
+    "secrets": "Secret",
+    "pvc": "PersistentVolumeClaim",
+    "certificate": "Certificate",
+    "certificates": "Certificate",
+    "namespace": "Namespace",
+}
+# Outside what we render: the cluster's own objects and other products' namespaces.
+FOREIGN = {"nodes", "storageclass", "deployment/metrics-server"}
+PLACEHOLDER = re.compile(r"POD_NAME|POD-NAME|\$API_POD|SNAPSHOT_NAME")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    command: str
+    kind: str
+    name: str | None = None
+    selector: tuple[str, str] | None = None
+    container: str | None = None
+
+
+def guide_commands() -> list[str]:
+    assert GUIDE.exists(), f"{GUIDE} is missing: the guide is the spec these tests check"
+    text = GUIDE.read_text().replace("\\\n", " ")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
+    commands = []
+    for block in blocks:
+        for line in block.splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line.startswith("kubectl "):
+                commands.append(line)
+            commands += re.findall(r"\$\((kubectl [^)]*)\)", line)
+    return commands
+
+
+def lookups(command: str) -> list[Lookup]:
+    """What one command needs to exist in our namespace (empty for commands about others)."""
+    words = shlex.split(command)
+    args, namespace, selector, i = [], None, None, 1
+    while i < len(words):
+        word = words[i]
+        if word in ("-n", "--namespace"):
+            namespace, i = words[i + 1], i + 2
+        elif word == "-l":
+            key, _, value = words[i + 1].partition("=")
+            selector, i = (key, value), i + 2
+        elif word.startswith("-"):
+            i += 2 if word in ("-o", "--replicas") and "=" not in word else 1
+        else:
+            args.append(word)
+            i += 1
+    if namespace not in (NS, None) or any(f in command for f in FOREIGN) or not args:
+        return []
+    verb, rest = args[0], args[1:]
+    if verb in ("config", "cluster-info", "apply", "top") or (verb == "get" and not rest):
+        return []
+    if verb in ("rollout",):
+        rest = rest[1:]
+    if verb == "set":  # set image deployment/NAME CONTAINER=IMAGE
+        kind, name = rest[1].split("/")
+        return [Lookup(command, KINDS[kind], name, container=rest[2].split("=")[0])]
+    if verb in ("logs", "exec", "cp"):
+        if selector:
+            return [Lookup(command, "Pod", selector=selector)]
+        return []  # a named pod: its name is a placeholder the reader fills in
+    if not rest:
+        return []
+    if "/" in rest[0]:
+        short, named = rest[0].split("/", 1)
+        return [Lookup(command, KINDS[short], named)]
+    kind = KINDS[rest[0]]
+    name = rest[1] if len(rest) > 1 and not PLACEHOLDER.search(rest[1]) else None
+    return [Lookup(command, kind, name, selector=selector)]
+
+
+def resolve(lookup: Lookup, objects: Built) -> bool:
+    if lookup.kind == "Pod":
+        templates = [
+            o["spec"]["template"]["metadata"]["labels"]
+            for (k, _), o in objects.items()
+            if k == "Deployment"
+        ]
+        return bool(templates) and (
+            lookup.selector is None
+            or any(t.get(lookup.selector[0]) == lookup.selector[1] for t in templates)
+        )
+    if lookup.kind == "Certificate":
+        # cert-manager's ingress-shim creates a Certificate named after each TLS secret.
+        secrets = [
+            tls["secretName"]
+            for (k, _), o in objects.items()
+            if k == "Ingress"
+            and "cert-manager.io/cluster-issuer" in o["metadata"].get("annotations", {})
+            for tls in o["spec"].get("tls", [])
+        ]
+        return bool(secrets) and (lookup.name is None or lookup.name in secrets)
+    matching = [o for (k, n), o in objects.items() if k == lookup.kind and lookup.name in (None, n)]
+    if lookup.container:
+        containers = [
+            c["name"] for o in matching for c in o["spec"]["template"]["spec"]["containers"]
+        ]
+        return lookup.container in containers
+    return bool(matching)
+
+
+COMMANDS = guide_commands()
+
+
+def test_the_guide_has_commands() -> None:
+    assert len(COMMANDS) > 50
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_guide_command_finds_its_target(prod: Built, command: str) -> None:
+    for lookup in lookups(command):
+        assert resolve(lookup, prod), f"`{command}` looks for {lookup} and does not find it"
+
+
+def _container_paths(command: str) -> list[str]:
+    """Absolute paths inside the container that an exec or cp command reads or writes."""
+    inside = command.split(" -- ", 1)[1] if " -- " in command else command
+    paths = re.findall(r"(?<![\w.:])(/(?:app|etc|prometheus)[\w./-]*)", inside)
+    paths += re.findall(r"[\w-]:(/[\w.-][\w./-]*)", command)  # kubectl cp ns/pod:/path
+    return sorted({p for p in paths if not p.startswith("/api/")})
+
+
+FILE_COMMANDS = [c for c in COMMANDS if c.split()[1] in ("exec", "cp") and _container_paths(c)]
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS)
+def test_guide_file_paths_are_on_the_right_volumes(prod: Built, command: str) -> None:
+    """`kubectl cp`/`exec` paths land on a mounted volume, writable where the guide writes."""
+    app = "prometheus" if "prometheus-POD" in command else "signal-harvester-api"
+    pod = prod[("Deployment", app)]["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == app)
+    for path in _container_paths(command):
+        mounts = [
+            m
+            for m in container["volumeMounts"]
+            if path.startswith(m["mountPath"].rstrip("/") + "/")
+        ]
+        assert mounts, (
+            f"`{command}`: {path} is on no volume of {app} (the root filesystem is read-only)"
+        )
+        writes = "cp ./" in command or ".backup " in command or "snapshot" in command
+        if writes:
+            assert not mounts[0].get("readOnly"), f"`{command}` writes {path} on a read-only mount"
