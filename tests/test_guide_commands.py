@@ -107,9 +107,8 @@ def lookups(command: str) -> list[Lookup]:
     if "/" in rest[0]:
         short, named = rest[0].split("/", 1)
         return [Lookup(command, KINDS[short], named)]
-    kind = KINDS[rest[0]]
-    name = rest[1] if len(rest) > 1 and not PLACEHOLDER.search(rest[1]) else None
-    return [Lookup(command, kind, name, selector=selector)]
+    target = rest[1] if len(rest) > 1 and not PLACEHOLDER.search(rest[1]) else None
+    return [Lookup(command, KINDS[rest[0]], target, selector=selector)]
 
 
 def resolve(lookup: Lookup, objects: Built) -> bool:
