@@ -1,14 +1,59 @@
-"""Grafana provisioning: the Prometheus datasource and the guide's three dashboards."""
+"""Grafana provisioning: the Prometheus datasource and the guide's three dashboards.
+
+The dashboards are built as code with the official grafana-foundation-sdk (typed builders for
+Grafana 11.6's dashboard schema; Grafana migrates the schema forward on load) and returned as
+plain JSON dicts. Every panel has a fixed id, its position comes from the SDK's deterministic
+grid layout, and every query names the provisioned datasource by its fixed uid, so the same
+config gives the same bytes on every run.
+
+Queries use the app's job and the rendered namespace from the model, and the stat panels
+colour at the alert thresholds of `cfg.alerts`, so a panel agrees with the alert it explains.
+`$__rate_interval` is Grafana's: at least four scrape intervals (the datasource tells Grafana
+the scrape interval).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from grafana_foundation_sdk.builders import dashboard as gdashboard
+from grafana_foundation_sdk.builders import prometheus as gprometheus
+from grafana_foundation_sdk.builders import stat as gstat
+from grafana_foundation_sdk.builders import timeseries as gtimeseries
+from grafana_foundation_sdk.builders.common import (
+    GraphThresholdsStyleConfig,
+    VizLegendOptions,
+    VizTooltipOptions,
+)
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    GraphThresholdsStyleMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
+)
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DashboardLinkType,
+    DataSourceRef,
+    Threshold,
+    ThresholdsMode,
+)
 
 from harvester_manifests import names
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring.scrape import API_JOB, CADVISOR_JOB, PROCESS_JOBS
 
 DATASOURCE_UID = "prometheus"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
+TAG = names.PART_OF
+RATE = "$__rate_interval"
+
+_DATASOURCE = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 
 
 def datasources(cfg: Config) -> dict[str, Any]:
@@ -23,6 +68,10 @@ def datasources(cfg: Config) -> dict[str, Any]:
                 "url": f"http://{names.PROMETHEUS}.{cfg.namespace}.svc:{cfg.prometheus.port}",
                 "isDefault": True,
                 "editable": False,
+                "jsonData": {
+                    "timeInterval": cfg.prometheus.scrape_interval,
+                    "httpMethod": "POST",
+                },
             }
         ],
     }
@@ -45,91 +94,493 @@ def providers() -> dict[str, Any]:
     }
 
 
-def _panel(panel_id: int, title: str, expr: str, unit: str) -> dict[str, Any]:
-    return {
-        "id": panel_id,
-        "type": "timeseries",
-        "title": title,
-        "datasource": {"type": "prometheus", "uid": DATASOURCE_UID},
-        "gridPos": {
-            "h": 8,
-            "w": 12,
-            "x": 12 * ((panel_id - 1) % 2),
-            "y": 8 * ((panel_id - 1) // 2),
-        },
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [{"refId": "A", "expr": expr, "datasource": {"uid": DATASOURCE_UID}}],
-    }
+# --- a small vocabulary over the SDK's builders ------------------------------------------------
 
 
-def _dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "title": title,
-        "tags": ["signal-harvester"],
-        "timezone": "browser",
-        "schemaVersion": 39,
-        "time": {"from": "now-6h", "to": "now"},
-        "refresh": "30s",
-        "panels": panels,
-    }
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A time series (or, with stat=True, a single number) of one or more queries."""
+
+    title: str
+    queries: Sequence[Query]
+    unit: str
+    width: int = 12
+    height: int = 8
+    description: str = ""
+    stat: bool = False
+    # Colour steps (value, colour) after the base green: the alert thresholds.
+    steps: Sequence[tuple[float, str]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Row:
+    title: str
+    panels: Sequence[Panel]
+
+
+def _targets(panel: Panel) -> list[gprometheus.Dataquery]:
+    targets = []
+    for index, query in enumerate(panel.queries):
+        target = (
+            gprometheus.Dataquery()
+            .ref_id(chr(ord("A") + index))
+            .expr(query.expr)
+            .datasource(_DATASOURCE)
+            .range()
+        )
+        if query.legend:
+            target = target.legend_format(query.legend)
+        targets.append(target)
+    return targets
+
+
+def _thresholds(panel: Panel) -> gdashboard.ThresholdsConfig:
+    steps = [Threshold(value=None, color="green")]
+    steps += [Threshold(value=value, color=color) for value, color in panel.steps]
+    return gdashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def _stat(panel_id: int, panel: Panel) -> gstat.Panel:
+    built = (
+        gstat.Panel()
+        .id(panel_id)
+        .title(panel.title)
+        .datasource(_DATASOURCE)
+        .unit(panel.unit)
+        .span(panel.width)
+        .height(panel.height)
+        .thresholds(_thresholds(panel))
+        .targets(list(_targets(panel)))
+    )
+    return built.description(panel.description) if panel.description else built
+
+
+def _timeseries(panel_id: int, panel: Panel) -> gtimeseries.Panel:
+    built = (
+        gtimeseries.Panel()
+        .id(panel_id)
+        .title(panel.title)
+        .datasource(_DATASOURCE)
+        .unit(panel.unit)
+        .span(panel.width)
+        .height(panel.height)
+        .fill_opacity(10)
+        .legend(
+            VizLegendOptions()
+            .display_mode(LegendDisplayMode.TABLE)
+            .placement(LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["mean", "max", "lastNotNull"])
+        )
+        .tooltip(VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
+        .thresholds(_thresholds(panel))
+        .targets(list(_targets(panel)))
+    )
+    if panel.steps:  # draw the alert thresholds as dashed lines
+        built = built.thresholds_style(
+            GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)
+        )
+    return built.description(panel.description) if panel.description else built
+
+
+def _board(uid: str, title: str, description: str, rows: Sequence[Row]) -> dict[str, Any]:
+    """The dashboard as plain JSON: panels numbered 1.. in order, rows included."""
+    builder = (
+        gdashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags([TAG])
+        .timezone("browser")
+        .time("now-6h", "now")
+        .refresh("30s")
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .readonly()
+        .link(
+            gdashboard.DashboardLink("Signal Harvester")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(True)
+            .keep_time(True)
+            .include_vars(False)
+            .target_blank(False)
+        )
+    )
+    panel_id = 0
+    for row in rows:
+        panel_id += 1
+        builder = builder.with_row(gdashboard.Row(row.title).id(panel_id))
+        for panel in row.panels:
+            panel_id += 1
+            make = _stat if panel.stat else _timeseries
+            builder = builder.with_panel(make(panel_id, panel))
+    board: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+    return board
+
+
+# --- the three dashboards ---------------------------------------------------------------------
+
+
+def _overview(cfg: Config) -> dict[str, Any]:
+    t = cfg.alerts
+    job = f'job="{API_JOB}"'
+    requests = f"sum(rate(http_requests_total{{{job}}}[{RATE}]))"
+    errors = f'sum(rate(http_requests_total{{{job},status=~"5.."}}[{RATE}]))'
+    buckets = f"rate(http_request_duration_seconds_bucket{{{job}}}[{RATE}])"
+
+    def quantile(q: str, by: str = "le") -> str:
+        return f"histogram_quantile({q}, sum by ({by}) ({buckets}))"
+
+    traffic = Row(
+        "API",
+        [
+            Panel(
+                "API pods up",
+                [Query(f"sum(up{{{job}}})")],
+                "none",
+                width=6,
+                height=4,
+                stat=True,
+                description="API pods that answered the last scrape.",
+            ),
+            Panel("Request rate", [Query(requests)], "reqps", width=6, height=4, stat=True),
+            Panel(
+                "5xx ratio",
+                [Query(f"{errors} / {requests}")],
+                "percentunit",
+                width=6,
+                height=4,
+                stat=True,
+                steps=[
+                    (t.api.error_rate_warning, "orange"),
+                    (t.api.error_rate_critical, "red"),
+                ],
+            ),
+            Panel(
+                "p95 latency",
+                [Query(quantile("0.95"))],
+                "s",
+                width=6,
+                height=4,
+                stat=True,
+                steps=[
+                    (t.api.latency_p95_seconds, "orange"),
+                    (t.api.latency_p95_critical_seconds, "red"),
+                ],
+            ),
+            Panel(
+                "Request rate by endpoint",
+                [
+                    Query(
+                        f"sum by (endpoint) (rate(http_requests_total{{{job}}}[{RATE}]))",
+                        "{{endpoint}}",
+                    )
+                ],
+                "reqps",
+            ),
+            Panel(
+                "5xx ratio by endpoint",
+                [
+                    Query(
+                        f'sum by (endpoint) (rate(http_requests_total{{{job},status=~"5.."}}'
+                        f"[{RATE}]))\n  / sum by (endpoint) "
+                        f"(rate(http_requests_total{{{job}}}[{RATE}]))",
+                        "{{endpoint}}",
+                    )
+                ],
+                "percentunit",
+            ),
+            Panel(
+                "Latency p50 / p95 / p99",
+                [
+                    Query(quantile("0.5"), "p50"),
+                    Query(quantile("0.95"), "p95"),
+                    Query(quantile("0.99"), "p99"),
+                ],
+                "s",
+                description="The guide's high-latency symptom is p95 above 50ms.",
+                steps=[(t.api.latency_p95_seconds, "orange")],
+            ),
+            Panel(
+                "p95 latency by endpoint",
+                [Query(quantile("0.95", "le, endpoint"), "{{endpoint}}")],
+                "s",
+            ),
+            Panel(
+                "Requests in progress by pod",
+                [
+                    Query(
+                        f"sum by (pod) (http_requests_in_progress{{{job}}})",
+                        "{{pod}}",
+                    )
+                ],
+                "none",
+                steps=[(t.api.in_progress_per_pod, "orange")],
+            ),
+            Panel(
+                "Responses by status",
+                [
+                    Query(
+                        f"sum by (status) (rate(http_requests_total{{{job}}}[{RATE}]))",
+                        "{{status}}",
+                    )
+                ],
+                "reqps",
+            ),
+        ],
+    )
+    dependencies = Row(
+        "Database, cache and LLM providers",
+        [
+            Panel("Database size", [Query(f"max(db_size_bytes{{{job}}})", "size")], "bytes", 8),
+            Panel(
+                "Database query p95 by type",
+                [
+                    Query(
+                        "histogram_quantile(0.95, sum by (le, query_type) "
+                        f"(rate(db_query_duration_seconds_bucket{{{job}}}[{RATE}])))",
+                        "{{query_type}}",
+                    )
+                ],
+                "s",
+                8,
+            ),
+            Panel(
+                "Cache hit ratio by type",
+                [
+                    Query(
+                        f"sum by (cache_type) (rate(cache_hits_total{{{job}}}[{RATE}]))\n"
+                        f"  / (sum by (cache_type) (rate(cache_hits_total{{{job}}}[{RATE}]))"
+                        f" + sum by (cache_type) (rate(cache_misses_total{{{job}}}[{RATE}])))",
+                        "{{cache_type}}",
+                    ),
+                ],
+                "percentunit",
+                8,
+            ),
+            Panel(
+                "LLM requests and errors by provider",
+                [
+                    Query(
+                        f"sum by (provider) (rate(llm_requests_total{{{job}}}[{RATE}]))",
+                        "{{provider}} requests",
+                    ),
+                    Query(
+                        f"sum by (provider) (rate(llm_errors_total{{{job}}}[{RATE}]))",
+                        "{{provider}} errors",
+                    ),
+                ],
+                "reqps",
+                8,
+            ),
+            Panel(
+                "LLM p95 latency by model",
+                [
+                    Query(
+                        "histogram_quantile(0.95, sum by (le, provider, model) "
+                        f"(rate(llm_request_duration_seconds_bucket{{{job}}}[{RATE}])))",
+                        "{{provider}}/{{model}}",
+                    )
+                ],
+                "s",
+                8,
+            ),
+            Panel(
+                "LLM tokens per hour by provider",
+                [
+                    Query(
+                        f"sum by (provider) (rate(llm_tokens_total{{{job}}}[{RATE}])) * 3600",
+                        "{{provider}}",
+                    )
+                ],
+                "short",
+                8,
+                steps=[(t.llm.tokens_per_hour, "orange")],
+            ),
+        ],
+    )
+    return _board(
+        "signal-harvester-overview",
+        "Signal Harvester overview",
+        "API traffic, errors, latency and saturation; database, cache and LLM providers.",
+        [traffic, dependencies],
+    )
+
+
+def _discovery(cfg: Config) -> dict[str, Any]:
+    t = cfg.alerts.discovery
+    job = f'job="{API_JOB}"'
+    runs = f"pipeline_runs_total{{{job}}}"
+    errors = f"pipeline_errors_total{{{job}}}"
+    fetched = f"discoveries_fetched_total{{{job}}}"
+    window = t.error_window
+    summary = Row(
+        "Last 24 hours",
+        [
+            Panel("Runs", [Query(f"sum(increase({runs}[24h]))")], "short", 6, 4, stat=True),
+            Panel("Errors", [Query(f"sum(increase({errors}[24h]))")], "short", 6, 4, stat=True),
+            Panel(
+                "Discoveries fetched",
+                [Query(f"sum(increase({fetched}[24h]))")],
+                "short",
+                6,
+                4,
+                stat=True,
+            ),
+            Panel(
+                f"Errors per run ({window})",
+                [Query(f"sum(increase({errors}[{window}])) / sum(increase({runs}[{window}]))")],
+                "percentunit",
+                6,
+                4,
+                stat=True,
+                steps=[(t.error_ratio_warning, "orange"), (t.error_ratio_critical, "red")],
+            ),
+        ],
+    )
+    pipeline = Row(
+        "Pipeline",
+        [
+            Panel(
+                "Runs per hour by pipeline",
+                [Query(f"sum by (pipeline_type) (increase({runs}[1h]))", "{{pipeline_type}}")],
+                "short",
+            ),
+            Panel(
+                "Errors per hour by pipeline",
+                [
+                    Query(
+                        f"sum by (pipeline_type) (increase({errors}[1h]))",
+                        "{{pipeline_type}}",
+                    )
+                ],
+                "short",
+            ),
+            Panel(
+                "Run duration by pipeline",
+                [
+                    Query(
+                        "histogram_quantile(0.5, sum by (le, pipeline_type) "
+                        f"(rate(pipeline_run_duration_seconds_bucket{{{job}}}[1h])))",
+                        "{{pipeline_type}} p50",
+                    ),
+                    Query(
+                        "histogram_quantile(0.95, sum by (le, pipeline_type) "
+                        f"(rate(pipeline_run_duration_seconds_bucket{{{job}}}[1h])))",
+                        "{{pipeline_type}} p95",
+                    ),
+                ],
+                "s",
+            ),
+            Panel(
+                "Discoveries fetched per hour by source",
+                [Query(f"sum by (source) (increase({fetched}[1h]))", "{{source}}")],
+                "short",
+            ),
+        ],
+    )
+    return _board(
+        "discovery-pipeline",
+        "Discovery pipeline",
+        "Pipeline runs, errors and durations, and discoveries fetched by source.",
+        [summary, pipeline],
+    )
+
+
+def _pods(cfg: Config) -> dict[str, Any]:
+    t = cfg.alerts.resources
+    sel = f'job="{CADVISOR_JOB}",namespace="{cfg.namespace}",container!="",container!="POD"'
+    by = "by (pod, container)"
+    cpu = f"sum {by} (rate(container_cpu_usage_seconds_total{{{sel}}}[{RATE}]))"
+    memory = f"max {by} (container_memory_working_set_bytes{{{sel}}})"
+    jobs = "|".join(PROCESS_JOBS)
+    note = (
+        "From the kubelets' cAdvisor (prometheus.scrapeCadvisor), for the pods of namespace "
+        f"{cfg.namespace}."
+    )
+    containers = Row(
+        f"Pods of {cfg.namespace}",
+        [
+            Panel(
+                "CPU by container", [Query(cpu, "{{pod}}/{{container}}")], "short", description=note
+            ),
+            Panel(
+                "CPU against limit",
+                [
+                    Query(
+                        f"{cpu}\n  / max {by} (container_spec_cpu_quota{{{sel}}} > 0)\n"
+                        f"  * max {by} (container_spec_cpu_period{{{sel}}})",
+                        "{{pod}}/{{container}}",
+                    )
+                ],
+                "percentunit",
+                description=note,
+            ),
+            Panel(
+                "Memory working set by container",
+                [Query(memory, "{{pod}}/{{container}}")],
+                "bytes",
+                description=note,
+            ),
+            Panel(
+                "Memory against limit",
+                [
+                    Query(
+                        f"{memory}\n  / max {by} (container_spec_memory_limit_bytes{{{sel}}} > 0)",
+                        "{{pod}}/{{container}}",
+                    )
+                ],
+                "percentunit",
+                description=note + " At 100% the container is OOM-killed.",
+                steps=[(t.memory_warning_ratio, "orange"), (t.memory_critical_ratio, "red")],
+            ),
+            Panel(
+                "CPU throttling",
+                [
+                    Query(
+                        f"sum {by} (rate(container_cpu_cfs_throttled_periods_total{{{sel}}}"
+                        f"[{RATE}]))\n  / sum {by} "
+                        f"(rate(container_cpu_cfs_periods_total{{{sel}}}[{RATE}]))",
+                        "{{pod}}/{{container}}",
+                    )
+                ],
+                "percentunit",
+                description="Share of CPU periods in which the container hit its CPU limit.",
+                steps=[(t.cpu_throttling_ratio, "orange")],
+            ),
+            Panel(
+                "Restarts in the last hour",
+                [
+                    Query(
+                        f'changes(process_start_time_seconds{{job=~"{jobs}"}}[1h])',
+                        "{{job}} {{pod}}",
+                    )
+                ],
+                "short",
+                description=(
+                    "Process restarts seen by Prometheus (a new process start time on the same "
+                    "target); kube-state-metrics is not needed."
+                ),
+                steps=[(t.restarts_per_hour, "orange")],
+            ),
+        ],
+    )
+    return _board(
+        "kubernetes-pods",
+        "Kubernetes pods",
+        f"CPU, memory against limits, throttling and restarts of the pods in {cfg.namespace}.",
+        [containers],
+    )
 
 
 def dashboards(cfg: Config) -> dict[str, dict[str, Any]]:
-    ns = cfg.namespace
     return {
-        "signal-harvester-overview": _dashboard(
-            "signal-harvester-overview",
-            "Signal Harvester overview",
-            [
-                _panel(
-                    1, "Request rate", "sum by (endpoint) (rate(http_requests_total[5m]))", "reqps"
-                ),
-                _panel(
-                    2,
-                    "p95 latency",
-                    "histogram_quantile(0.95, sum by (le) "
-                    "(rate(http_request_duration_seconds_bucket[5m])))",
-                    "s",
-                ),
-            ],
-        ),
-        "discovery-pipeline": _dashboard(
-            "discovery-pipeline",
-            "Discovery pipeline",
-            [
-                _panel(
-                    1,
-                    "Pipeline runs",
-                    "sum by (pipeline_type) (rate(pipeline_runs_total[15m]))",
-                    "ops",
-                ),
-                _panel(
-                    2,
-                    "Discoveries fetched",
-                    "sum by (source) (rate(discoveries_fetched_total[15m]))",
-                    "ops",
-                ),
-            ],
-        ),
-        "kubernetes-pods": _dashboard(
-            "kubernetes-pods",
-            "Kubernetes pods",
-            [
-                _panel(
-                    1,
-                    "CPU by pod",
-                    f'sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace="{ns}",'
-                    'container!=""}[5m]))',
-                    "cores",
-                ),
-                _panel(
-                    2,
-                    "Memory by pod",
-                    f'sum by (pod) (container_memory_working_set_bytes{{namespace="{ns}",'
-                    'container!=""})',
-                    "bytes",
-                ),
-            ],
-        ),
+        "signal-harvester-overview": _overview(cfg),
+        "discovery-pipeline": _discovery(cfg),
+        "kubernetes-pods": _pods(cfg),
     }

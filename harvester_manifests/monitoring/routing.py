@@ -1,7 +1,24 @@
 """alertmanager.yml: the guide's four Slack channels, grouping and inhibition.
 
+Routing (first match wins unless `continue`):
+
+| alert                              | receiver(s)                                   |
+| ---------------------------------- | --------------------------------------------- |
+| severity=critical, any category    | slack-critical, at once (group_wait 0s)       |
+| ... and category discovery or llm  | also slack-discovery / slack-llm (continue)   |
+| category=discovery (warning, info) | slack-discovery                               |
+| category=llm (warning, info)       | slack-llm                                     |
+| anything else (warning, info)      | slack-warning (#signal-harvester-alerts), 30s |
+
+A discovery or LLM critical pages the critical channel and also reaches the team channel
+that owns it, so its history stays in one place.
+
+Inhibition: a critical alert mutes the warning/info alert with the same name and the same
+identity labels (rules.IDENTITY_LABELS); the API being down mutes its error-rate and latency
+alerts (there is no traffic to measure).
+
 Webhook URLs are never written here: each receiver reads its URL from a file mounted from the
-alertmanager-slack-urls Secret (api_url_file).
+alertmanager-slack-urls Secret (api_url_file), re-read at every notification.
 """
 
 from __future__ import annotations
@@ -9,9 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring.rules import API_DOWN, IDENTITY_LABELS, MUTED_BY_API_DOWN
 
 SLACK_DIR = "/etc/alertmanager/slack"
 RECEIVERS = ("critical", "warning", "discovery", "llm")
+# Categories with a channel of their own (the guide's discovery and LLM channels).
+TEAM_CATEGORIES = ("discovery", "llm")
 
 
 def receiver_name(channel_key: str) -> str:
@@ -27,7 +47,12 @@ def _slack(cfg: Config, key: str) -> dict[str, Any]:
                 "api_url_file": f"{SLACK_DIR}/{key}",
                 "channel": channel,
                 "send_resolved": True,
-                "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
+                "title": (
+                    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:'
+                    "{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} "
+                    "({{ .CommonLabels.severity }})"
+                ),
+                "title_link": "{{ (index .Alerts 0).Annotations.runbook_url }}",
                 "text": (
                     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
                     "{{ .Annotations.description }}\n"
@@ -40,6 +65,18 @@ def _slack(cfg: Config, key: str) -> dict[str, Any]:
 
 def alertmanager_config(cfg: Config) -> dict[str, Any]:
     am = cfg.alertmanager
+    critical: dict[str, Any] = {
+        "receiver": receiver_name("critical"),
+        "matchers": ['severity="critical"'],
+        "group_wait": "0s",
+        "repeat_interval": am.critical_repeat_interval,
+        "continue": True,
+    }
+    teams = [
+        {"receiver": receiver_name(category), "matchers": [f'category="{category}"']}
+        for category in TEAM_CATEGORIES
+    ]
+    muted = "|".join(MUTED_BY_API_DOWN)
     return {
         "route": {
             "receiver": receiver_name("warning"),
@@ -47,26 +84,18 @@ def alertmanager_config(cfg: Config) -> dict[str, Any]:
             "group_wait": am.group_wait,
             "group_interval": am.group_interval,
             "repeat_interval": am.repeat_interval,
-            "routes": [
-                {
-                    "receiver": receiver_name("critical"),
-                    "matchers": ['severity="critical"'],
-                    "group_wait": "0s",
-                    "repeat_interval": am.critical_repeat_interval,
-                },
-                {"receiver": receiver_name("discovery"), "matchers": ['category="discovery"']},
-                {"receiver": receiver_name("llm"), "matchers": ['category="llm"']},
-            ],
+            "routes": [critical, *teams],
         },
         "inhibit_rules": [
             {
                 "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity="warning"'],
-                "equal": ["alertname", "category"],
+                "target_matchers": ['severity=~"warning|info"'],
+                "equal": list(IDENTITY_LABELS),
             },
             {
-                "source_matchers": ['alertname="SignalHarvesterApiDown"'],
-                "target_matchers": ['category="api"', 'alertname=~".*Latency.*"'],
+                "source_matchers": [f'alertname="{API_DOWN}"'],
+                "target_matchers": [f'alertname=~"{muted}"'],
+                "equal": ["namespace"],
             },
         ],
         "receivers": [_slack(cfg, key) for key in RECEIVERS],

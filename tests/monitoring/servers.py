@@ -305,6 +305,20 @@ def prometheus_query(base_url: str, promql: str) -> list[JSONDict]:
     return result
 
 
+def prometheus_parse_query(base_url: str, promql: str) -> JSONDict:
+    """GET /api/v1/parse_query: the expression's syntax tree as Prometheus' own parser sees
+    it (an invalid expression is a ServerError with the parser's message)."""
+    query = urllib.parse.urlencode({"query": promql})
+    tree: JSONDict = _prometheus_data(base_url, f"/api/v1/parse_query?{query}")
+    return tree
+
+
+def prometheus_alertmanagers(base_url: str) -> list[str]:
+    """GET /api/v1/alertmanagers: the URLs of the Alertmanagers Prometheus sends alerts to."""
+    data = _prometheus_data(base_url, "/api/v1/alertmanagers")
+    return [am["url"] for am in data["activeAlertmanagers"]]
+
+
 def prometheus_metrics(base_url: str) -> str:
     """GET /metrics: Prometheus' own metrics (text format)."""
     with _OPENER.open(f"{base_url}/metrics", timeout=HTTP_TIMEOUT_S) as resp:
@@ -321,6 +335,12 @@ def alert_groups(am_url: str) -> list[JSONDict]:
     """GET /api/v2/alerts/groups: [{"labels", "receiver": {"name"}, "alerts": [...]}]."""
     groups: list[JSONDict] = _request(f"{am_url}/api/v2/alerts/groups")
     return groups
+
+
+def alertmanager_alerts(am_url: str) -> list[JSONDict]:
+    """GET /api/v2/alerts: every alert with its status (state, inhibitedBy, silencedBy)."""
+    alerts: list[JSONDict] = _request(f"{am_url}/api/v2/alerts")
+    return alerts
 
 
 def wait_until(

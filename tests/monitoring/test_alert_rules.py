@@ -1,0 +1,280 @@
+"""The alert rules: their labels and annotations, their thresholds from the model, and
+`promtool test rules` proving each alert fires on the series that should fire it and stays
+silent on the series that should not (alert_cases.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import rules as r
+from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from tests.conftest import ENVS
+
+from .alert_cases import Fires, Scenario, scenarios
+from .generated import AlertRule, Generated, expect_ok, promtool, write, write_yaml
+
+TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+))\s*\}\}")
+
+
+def render(text: str, labels: dict[str, str], value: str | None) -> str:
+    """Prometheus' rendering of the template forms the rules use (rules.py's docstring)."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1):
+            return labels.get(match.group(1), "")
+        assert value is not None, f"the scenario must give the rendered $value for {text!r}"
+        return value
+
+    rendered = TEMPLATE.sub(substitute, text)
+    assert "{{" not in rendered, f"a template form the tests cannot render: {text!r}"
+    return rendered
+
+
+def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tuple[str, str]]]:
+    """Which (alert, severity) pairs some scenario fires, and which some scenario keeps silent."""
+    severities: dict[str, set[str]] = {}
+    for alert in alerts:
+        severities.setdefault(alert.name, set()).add(alert.severity)
+    fired: set[tuple[str, str]] = set()
+    silent: set[tuple[str, str]] = set()
+    for case in cases:
+        firing = {f.severity for f in case.fires}
+        fired |= {(case.alert, s) for s in firing}
+        silent |= {(case.alert, s) for s in severities.get(case.alert, set()) - firing}
+    return {"fired": fired, "silent": silent}
+
+
+def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]]:
+    """One promtool test document per scenario step (its evaluation interval)."""
+    by_key = {(a.name, a.severity): a for a in gen.alerts()}
+    names = {a.name for a in gen.alerts()}
+    documents: dict[int, dict[str, Any]] = {}
+    for case in scenarios(gen.cfg):
+        if case.alert not in names:
+            continue  # an alert this environment does not have (see the existence test)
+        expected = []
+        for fires in case.fires:
+            rule = by_key[(case.alert, fires.severity)].rule
+            labels = {**rule["labels"], **fires.labels}
+            expected.append(
+                {
+                    "exp_labels": labels,
+                    "exp_annotations": {
+                        key: render(text, labels, fires.value)
+                        for key, text in rule["annotations"].items()
+                    },
+                }
+            )
+        step = f"{case.step_minutes}m"
+        document = documents.setdefault(
+            case.step_minutes,
+            {"rule_files": [str(rules_path)], "evaluation_interval": step, "tests": []},
+        )
+        document["tests"].append(
+            {
+                "name": f"{case.alert}: {case.name}",
+                "interval": step,
+                "input_series": [{"series": s, "values": v} for s, v in case.series],
+                "alert_rule_test": [
+                    {"eval_time": case.eval_time, "alertname": case.alert, "exp_alerts": expected}
+                ],
+            }
+        )
+    return documents
+
+
+# --- coverage: every alert has a firing and a silent case -----------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_alert_has_a_firing_and_a_silent_case(
+    generated: dict[str, Generated], env: str
+) -> None:
+    """Adding an alert (or a severity) without scenarios in alert_cases.py fails here."""
+    gen = generated[env]
+    alerts = gen.alerts()
+    covered = coverage(alerts, scenarios(gen.cfg))
+    pairs = {(a.name, a.severity) for a in alerts}
+    assert not pairs - covered["fired"], "alerts that no scenario fires"
+    assert not pairs - covered["silent"], "alerts that no scenario keeps silent"
+
+
+def test_every_scenario_is_for_an_alert_that_exists(generated: dict[str, Generated]) -> None:
+    known = {a.name for gen in generated.values() for a in gen.alerts()}
+    for gen in generated.values():
+        assert {c.alert for c in scenarios(gen.cfg)} <= known
+
+
+def test_coverage_notices_a_missing_case() -> None:
+    """The guard itself: an alert without a silent case is reported."""
+    rule = {"labels": {"severity": "warning", "category": "api"}}
+    alerts = [AlertRule("X", "warning", "api", "g", rule)]
+    fired_only = [Scenario("X", "fires", [], "1m", [Fires("warning")])]
+    covered = coverage(alerts, fired_only)
+    assert ("X", "warning") in covered["fired"]
+    assert ("X", "warning") not in covered["silent"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_promtool_unit_tests_fire_and_stay_silent(
+    generated: dict[str, Generated], env: str, tmp_path: Path
+) -> None:
+    gen = generated[env]
+    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
+    documents = promtool_tests(gen, rules_path)
+    groups = sum(len(d["tests"]) for d in documents.values())
+    assert groups >= 2 * len({a.name for a in gen.alerts()})
+    files = [write_yaml(tmp_path / f"tests-{step}m.yaml", d) for step, d in documents.items()]
+    out = expect_ok(promtool("test", "rules", *files))
+    assert out.count("SUCCESS") == len(files)
+
+
+def test_promtool_unit_tests_catch_a_wrong_expectation(
+    generated: dict[str, Generated], tmp_path: Path
+) -> None:
+    """A firing case turned silent must fail: the unit tests really assert."""
+    gen = generated["prod"]
+    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
+    document = promtool_tests(gen, rules_path)[1]
+    first = document["tests"][0]
+    assert first["alert_rule_test"][0]["exp_alerts"], "the first scenario should fire"
+    first["alert_rule_test"][0]["exp_alerts"] = []
+    document["tests"] = [first]
+    result = promtool("test", "rules", write_yaml(tmp_path / "tests.yaml", document))
+    assert result.returncode != 0
+    assert "FAILED" in result.stdout + result.stderr
+
+
+# --- labels, annotations, groups -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_alert_has_severity_category_and_annotations(
+    generated: dict[str, Generated], env: str
+) -> None:
+    gen = generated[env]
+    base = gen.cfg.runbook_base_url.rstrip("/")
+    for alert in gen.alerts():
+        assert alert.severity in r.SEVERITIES
+        assert alert.category in r.CATEGORIES
+        assert set(alert.labels) == {"severity", "category"}
+        assert alert.group == f"signal-harvester-{alert.category}"
+        annotations = alert.rule["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}
+        assert annotations["summary"] and annotations["description"]
+        assert annotations["runbook_url"] == f"{base}/{alert.name}"
+        for text in (annotations["summary"], annotations["description"]):
+            render(text, {}, "1")  # only template forms the unit tests can render
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_groups_are_the_categories_in_order(generated: dict[str, Generated], env: str) -> None:
+    groups = [g["name"] for g in generated[env].rules["groups"]]
+    assert groups == [f"signal-harvester-{c}" for c in r.CATEGORIES]
+
+
+def test_every_category_and_severity_is_used(generated: dict[str, Generated]) -> None:
+    alerts = generated["prod"].alerts()
+    assert {a.category for a in alerts} == set(r.CATEGORIES)
+    assert {a.severity for a in alerts} == set(r.SEVERITIES)
+
+
+def test_two_level_alerts_share_name_and_differ_only_in_severity_and_threshold() -> None:
+    rules = [rule for g in alert_rules(Config())["groups"] for rule in g["rules"]]
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        by_name.setdefault(rule["alert"], []).append(rule)
+    pairs = {name: rs for name, rs in by_name.items() if len(rs) > 1}
+    assert set(pairs) == {
+        r.API_ERROR_RATE,
+        r.API_LATENCY,
+        r.DB_SIZE,
+        r.PIPELINE_FAILING,
+        r.LLM_ERROR_RATE,
+        r.MEMORY_NEAR_LIMIT,
+    }
+    for rs in pairs.values():
+        assert [x["labels"]["severity"] for x in rs] == ["warning", "critical"]
+        assert rs[0]["labels"]["category"] == rs[1]["labels"]["category"]
+        assert rs[0]["expr"] != rs[1]["expr"]
+
+
+# --- thresholds live in the model -------------------------------------------------------------
+
+
+def exprs(cfg: Config) -> dict[tuple[str, str], str]:
+    return {
+        (rule["alert"], rule["labels"]["severity"]): rule["expr"]
+        for g in alert_rules(cfg)["groups"]
+        for rule in g["rules"]
+    }
+
+
+def test_defaults_follow_the_guide() -> None:
+    latency = exprs(Config())[(r.API_LATENCY, "warning")]
+    assert latency.endswith("> 0.05"), "the guide's high-latency symptom is p95 > 50ms"
+
+
+def test_thresholds_come_from_the_overlay() -> None:
+    cfg = Config.model_validate(
+        {
+            "alerts": {
+                "api": {"latencyP95Seconds": 0.1, "errorRateWarning": 0.02},
+                "llm": {"tokensPerHour": 5000000},
+                "discovery": {"staleAfter": "12h"},
+            },
+            "api": {"storage": {"size": "20Gi"}, "autoscaling": {"maxReplicas": 6}},
+        }
+    )
+    got = exprs(cfg)
+    assert got[(r.API_LATENCY, "warning")].endswith("> 0.1")
+    assert "> 0.02\n" in got[(r.API_ERROR_RATE, "warning")]
+    assert got[(r.LLM_TOKENS, "warning")].endswith("> 5000000")
+    assert "[12h]" in got[(r.PIPELINE_STALE, "warning")]
+    assert "> 43200" in got[(r.PIPELINE_STALE, "warning")]
+    assert f"/ {20 * 2**30} >" in got[(r.DB_SIZE, "warning")]
+    assert got[(r.API_MAX_REPLICAS, "warning")].endswith(">= 6")
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ({"api": {"errorRateCritical": 0.005}}, "errorRateCritical 0.005 must be above"),
+        ({"api": {"latencyP95CriticalSeconds": 0.05}}, "latencyP95CriticalSeconds"),
+        ({"resources": {"memoryWarningRatio": 0.99}}, "memoryCriticalRatio"),
+        ({"database": {"sizeWarningRatio": 1.5}}, "less than or equal to 1"),
+        ({"api": {"latencyP95Seconds": 0}}, "greater than 0"),
+        ({"api": {"downFor": "two minutes"}}, "not a Prometheus duration"),
+        ({"discovery": {"staleAfter": "30m"}}, "staleAfter 30m is under 1h"),
+        ({"cache": {"hitRatio": 0.5}}, "Extra inputs are not permitted"),
+    ],
+)
+def test_thresholds_are_validated(alerts: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        Config.model_validate({"alerts": alerts})
+
+
+def test_max_replicas_alert_only_with_autoscaling() -> None:
+    off = Config.model_validate({"api": {"autoscaling": {"enabled": False}}})
+    assert r.API_MAX_REPLICAS not in {name for name, _ in exprs(off)}
+    assert r.API_MAX_REPLICAS in {name for name, _ in exprs(Config())}
+
+
+def test_volume_alerts_only_in_sqlite_mode() -> None:
+    postgres = Config.model_validate({"api": {"database": {"mode": "postgres"}}})
+    names = {name for name, _ in exprs(postgres)}
+    assert r.DB_SIZE not in names and r.DB_GROWTH not in names
+    assert r.DB_SLOW_QUERIES in names
+
+
+def test_restarts_need_no_kube_state_metrics(generated: dict[str, Generated]) -> None:
+    rules_text = generated["prod"].rules_yml
+    assert "kube_" not in rules_text
+    restart = next(a for a in generated["prod"].alerts() if a.name == r.POD_RESTARTING)
+    assert "changes(process_start_time_seconds" in restart.rule["expr"]

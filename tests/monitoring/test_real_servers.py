@@ -1,0 +1,272 @@
+"""The generated configs in the real Prometheus 3.16.0 and Alertmanager 0.35.0 (bin/).
+
+For each environment, prometheus.yml, the rule file and alertmanager.yml come out of the
+ConfigMaps of `kustomize build`, and the test copies change only what cannot work outside a
+cluster or in test time (each change is listed in test_config()):
+
+- Prometheus: rule_files point at the copy of the rule file in the work dir (the in-pod glob
+  would match nothing); the Alertmanager target and the alertmanager scrape target are the
+  harness's Alertmanager, the other static targets a closed loopback port (no DNS lookups of
+  cluster names); the service-account token and CA are files in the work dir;
+  scrape_interval and evaluation_interval are 1s. kubernetes_sd_configs stay as generated
+  (outside a cluster they find nothing; see servers.py).
+- Alertmanager: each api_url_file is a file in the work dir holding the URL of a loopback
+  recording server (standing in for Slack), and the root group_wait is 1s instead of 30s.
+
+One Prometheus and one Alertmanager per environment, started once for all its tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from harvester_manifests import names
+from harvester_manifests.monitoring import rules as r
+from harvester_manifests.monitoring.rules import RULES_FILE
+from harvester_manifests.monitoring.scrape import SA_DIR
+from tests.conftest import ENVS
+
+from .generated import Generated, write, write_yaml
+from .servers import (
+    JSONDict,
+    RecordingHTTPServer,
+    alert_groups,
+    alertmanager_alerts,
+    post_alerts,
+    prometheus_alertmanagers,
+    prometheus_config_ok,
+    prometheus_query,
+    prometheus_rule_groups,
+    recording_http_server,
+    running_alertmanager,
+    running_prometheus,
+    wait_until,
+)
+from .test_routing import expected_receivers
+
+CLOSED = "127.0.0.1:1"
+
+
+@dataclass(frozen=True)
+class Stack:
+    gen: Generated
+    prometheus: str
+    alertmanager: str
+    sink: RecordingHTTPServer
+
+
+def prometheus_test_config(gen: Generated, workdir: Path, am_url: str) -> Path:
+    config = copy.deepcopy(gen.prometheus)
+    write(workdir / "rules" / RULES_FILE, gen.rules_yml)
+    config["rule_files"] = [str(workdir / "rules" / "*.rules.yaml")]
+    config["global"]["scrape_interval"] = "1s"
+    config["global"]["evaluation_interval"] = "1s"
+    am = urlsplit(am_url).netloc
+    config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [am]}]}]
+    token = write(workdir / "sa" / "token", "not-a-real-token\n")
+    ca = write(workdir / "sa" / "ca.crt", "")
+    for job in config["scrape_configs"]:
+        if "static_configs" in job:
+            target = am if job["job_name"] == names.ALERTMANAGER else CLOSED
+            job["static_configs"] = [{"targets": [target]}]
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token)
+            job["tls_config"]["ca_file"] = str(ca)
+    path = write_yaml(workdir / "prometheus.yml", config)
+    assert SA_DIR not in path.read_text() and "/etc/prometheus" not in path.read_text()
+    return path
+
+
+def alertmanager_test_config(gen: Generated, workdir: Path, sink: RecordingHTTPServer) -> Path:
+    config = copy.deepcopy(gen.alertmanager)
+    config["route"]["group_wait"] = "1s"
+    for receiver in config["receivers"]:
+        for slack in receiver["slack_configs"]:
+            key = Path(slack["api_url_file"]).name
+            slack["api_url_file"] = str(write(workdir / "slack" / key, f"{sink.url}/{key}\n"))
+    return write_yaml(workdir / "alertmanager.yml", config)
+
+
+@pytest.fixture(scope="module", params=ENVS)
+def stack(
+    request: pytest.FixtureRequest,
+    generated: dict[str, Generated],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    gen = generated[request.param]
+    workdir = tmp_path_factory.mktemp(f"servers-{gen.env}")
+    with recording_http_server() as sink:
+        am_config = alertmanager_test_config(gen, workdir / "alertmanager", sink)
+        with running_alertmanager(am_config, workdir / "alertmanager") as am:
+            prom_config = prometheus_test_config(gen, workdir / "prometheus", am)
+            with running_prometheus(prom_config, workdir / "prometheus") as prom:
+                yield Stack(gen, prom, am, sink)
+
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+
+def test_prometheus_loads_the_config_and_every_rule_group(stack: Stack) -> None:
+    assert prometheus_config_ok(stack.prometheus)
+    expected = stack.gen.rules["groups"]
+    loaded = prometheus_rule_groups(stack.prometheus)
+    assert len(loaded) == len(expected)
+    assert {g["name"] for g in loaded} == {g["name"] for g in expected}
+    by_name = {g["name"]: g for g in loaded}
+    for want in expected:
+        got = by_name[want["name"]]
+        assert [(x["name"], x["labels"]["severity"]) for x in got["rules"]] == [
+            (x["alert"], x["labels"]["severity"]) for x in want["rules"]
+        ]
+
+
+def test_every_rule_evaluates_without_error(stack: Stack) -> None:
+    def evaluated() -> list[JSONDict] | None:
+        rules = [x for g in prometheus_rule_groups(stack.prometheus) for x in g["rules"]]
+        done = all(x["health"] != "unknown" for x in rules)
+        return rules if done else None
+
+    rules = wait_until(evaluated, timeout=30, what="every rule to be evaluated")
+    errors = {x["name"]: x.get("lastError") for x in rules if x["health"] != "ok"}
+    assert not errors
+
+
+# --- Alertmanager -------------------------------------------------------------------------------
+
+
+def receivers_by_alert(am_url: str) -> dict[str, set[str]]:
+    routed: dict[str, set[str]] = {}
+    for group in alert_groups(am_url):
+        for alert in group["alerts"]:
+            routed.setdefault(alert["labels"]["alertname"], set()).add(group["receiver"]["name"])
+    return routed
+
+
+def test_each_category_and_severity_lands_in_its_receiver(stack: Stack) -> None:
+    ns = stack.gen.cfg.namespace
+    combos = list(itertools.product(r.CATEGORIES, r.SEVERITIES))
+    alerts = {
+        f"RoutingTest_{category}_{severity}": {
+            "alertname": f"RoutingTest_{category}_{severity}",
+            "category": category,
+            "severity": severity,
+            "namespace": ns,
+        }
+        for category, severity in combos
+    }
+    post_alerts(stack.alertmanager, [{"labels": labels} for labels in alerts.values()])
+
+    def all_routed() -> dict[str, set[str]] | None:
+        routed = receivers_by_alert(stack.alertmanager)
+        return routed if set(alerts) <= set(routed) else None
+
+    routed = wait_until(all_routed, what="every test alert in a group")
+    for name, labels in alerts.items():
+        want = set(expected_receivers(labels["severity"], labels["category"]))
+        assert routed[name] == want, name
+
+    # And the notifications go out, to the URL read from each api_url_file, in the channel
+    # the config names for that receiver.
+    channels = {
+        "critical": stack.gen.cfg.alertmanager.slack.critical,
+        "warning": stack.gen.cfg.alertmanager.slack.warning,
+        "discovery": stack.gen.cfg.alertmanager.slack.discovery,
+        "llm": stack.gen.cfg.alertmanager.slack.llm,
+    }
+    wanted = {
+        (name, receiver.removeprefix("slack-"))
+        for name, labels in alerts.items()
+        for receiver in expected_receivers(labels["severity"], labels["category"])
+    }
+
+    def posted() -> set[tuple[str, str]]:
+        seen = set()
+        for request in list(stack.sink.requests):
+            body: dict[str, Any] = request.json()
+            key = request.path.strip("/")
+            if body.get("channel") != channels.get(key):
+                continue
+            text = json.dumps(body)
+            seen |= {(name, key) for name in alerts if f"{name} (" in text}
+        return seen
+
+    wait_until(lambda: wanted <= posted(), timeout=30, what="a Slack POST per alert and channel")
+
+
+def test_inhibition_in_the_running_alertmanager(stack: Stack) -> None:
+    ns = stack.gen.cfg.namespace
+    pair = {"alertname": "InhibitionTest", "category": "database", "namespace": ns}
+    post_alerts(
+        stack.alertmanager,
+        [
+            {"labels": {**pair, "severity": "critical"}},
+            {"labels": {**pair, "severity": "warning"}},
+            {"labels": {**pair, "alertname": "InhibitionTestOther", "severity": "warning"}},
+            {
+                "labels": {
+                    "alertname": r.API_DOWN,
+                    "severity": "critical",
+                    "category": "api",
+                    "namespace": ns,
+                }
+            },
+            {
+                "labels": {
+                    "alertname": r.API_LATENCY,
+                    "severity": "warning",
+                    "category": "api",
+                    "namespace": ns,
+                }
+            },
+            {
+                "labels": {
+                    "alertname": r.API_ERROR_RATE,
+                    "severity": "critical",
+                    "category": "api",
+                    "namespace": ns,
+                }
+            },
+        ],
+    )
+    names_ = {"InhibitionTest", "InhibitionTestOther", r.API_DOWN, r.API_LATENCY, r.API_ERROR_RATE}
+
+    def states() -> dict[tuple[str, str], str] | None:
+        got = {
+            (a["labels"]["alertname"], a["labels"]["severity"]): a["status"]["state"]
+            for a in alertmanager_alerts(stack.alertmanager)
+            if a["labels"]["alertname"] in names_
+        }
+        settled = len(got) == 6 and got[("InhibitionTest", "warning")] == "suppressed"
+        return got if settled else None
+
+    got = wait_until(states, what="the inhibited alerts to be suppressed")
+    assert got == {
+        ("InhibitionTest", "critical"): "active",
+        ("InhibitionTest", "warning"): "suppressed",  # its critical mutes it
+        ("InhibitionTestOther", "warning"): "active",  # another alert: not muted
+        (r.API_DOWN, "critical"): "active",
+        (r.API_LATENCY, "warning"): "suppressed",  # the API is down
+        (r.API_ERROR_RATE, "critical"): "suppressed",
+    }
+
+
+# --- last: Prometheus applies discovered targets every 5s, the other tests overlap that
+
+
+def test_prometheus_scrapes_and_alerts_to_the_alertmanager(stack: Stack) -> None:
+    alertmanager = urlsplit(stack.alertmanager).netloc
+    assert any(alertmanager in url for url in prometheus_alertmanagers(stack.prometheus))
+
+    def scraped() -> list[JSONDict]:
+        return prometheus_query(stack.prometheus, f'up{{job="{names.ALERTMANAGER}"}} == 1')
+
+    wait_until(scraped, timeout=30, what="a successful scrape of the Alertmanager")

@@ -1,0 +1,110 @@
+"""alertmanager.yml: amtool accepts it, and every generated alert reaches the channel the
+guide names (`amtool config routes test` with each alert's own labels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harvester_manifests.monitoring import rules as r
+from harvester_manifests.monitoring.routing import SLACK_DIR, receiver_name
+from tests.conftest import ENVS
+
+from .generated import Generated, amtool, expect_ok, write
+
+
+def expected_receivers(severity: str, category: str) -> list[str]:
+    """The routing table (routing.py): critical pages at once and also reaches the team
+    channel of a discovery or LLM alert; everything else goes to its team channel, or to
+    the warnings channel."""
+    team = receiver_name(category) if category in ("discovery", "llm") else None
+    if severity == "critical":
+        return [receiver_name("critical")] + ([team] if team else [])
+    return [team or receiver_name("warning")]
+
+
+def route(config: Path, labels: dict[str, str]) -> list[str]:
+    pairs = [f"{k}={v}" for k, v in sorted(labels.items())]
+    out = expect_ok(amtool("config", "routes", "test", f"--config.file={config}", *pairs))
+    return out.strip().split(",")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_amtool_check_config(generated: dict[str, Generated], env: str, tmp_path: Path) -> None:
+    config = write(tmp_path / "alertmanager.yml", generated[env].alertmanager_yml)
+    out = expect_ok(amtool("check-config", config))
+    assert "SUCCESS" in out
+    assert "4 receivers" in out and "2 inhibit rules" in out
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_generated_alert_reaches_its_channel(
+    generated: dict[str, Generated], env: str, tmp_path: Path
+) -> None:
+    gen = generated[env]
+    config = write(tmp_path / "alertmanager.yml", gen.alertmanager_yml)
+    alerts = gen.alerts()
+    assert len(alerts) >= 20
+    table = []
+    for alert in alerts:
+        labels = {"alertname": alert.name, **alert.labels, "namespace": gen.cfg.namespace}
+        got = route(config, labels)
+        table.append((alert.name, alert.severity, alert.category, got))
+        assert got == expected_receivers(alert.severity, alert.category), table[-1]
+    # Each of the guide's four channels receives something.
+    reached = {receiver for *_, receivers in table for receiver in receivers}
+    assert reached == {receiver_name(k) for k in ("critical", "warning", "discovery", "llm")}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_receivers_post_to_the_guide_channels_from_url_files(
+    generated: dict[str, Generated], env: str
+) -> None:
+    gen = generated[env]
+    slack = gen.cfg.alertmanager.slack
+    channels = {}
+    for receiver in gen.alertmanager["receivers"]:
+        (config,) = receiver["slack_configs"]
+        key = receiver["name"].removeprefix("slack-")
+        assert config["api_url_file"] == f"{SLACK_DIR}/{key}"
+        assert "api_url" not in config
+        channels[receiver["name"]] = config["channel"]
+    assert channels == {
+        "slack-critical": slack.critical,
+        "slack-warning": slack.warning,
+        "slack-discovery": slack.discovery,
+        "slack-llm": slack.llm,
+    }
+    assert "slack_api_url" not in gen.alertmanager.get("global", {})
+    # The files come from the Secret the Deployment mounts at SLACK_DIR.
+    spec = gen.objects[("Deployment", "alertmanager")]["spec"]["template"]["spec"]
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == SLACK_DIR)
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "alertmanager-slack-urls"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_timing_critical_at_once_warnings_grouped(
+    generated: dict[str, Generated], env: str
+) -> None:
+    gen = generated[env]
+    root = gen.alertmanager["route"]
+    assert root["receiver"] == "slack-warning"
+    assert root["group_wait"] == gen.cfg.alertmanager.group_wait == "30s"
+    critical = next(x for x in root["routes"] if x["receiver"] == "slack-critical")
+    assert critical["group_wait"] == "0s"
+    assert critical["continue"] is True
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_inhibition(generated: dict[str, Generated], env: str) -> None:
+    rules = generated[env].alertmanager["inhibit_rules"]
+    severity, api_down = rules
+    assert severity["source_matchers"] == ['severity="critical"']
+    assert severity["target_matchers"] == ['severity=~"warning|info"']
+    assert severity["equal"][:2] == ["alertname", "category"]
+    assert api_down["source_matchers"] == [f'alertname="{r.API_DOWN}"']
+    assert api_down["target_matchers"] == [f'alertname=~"{r.API_ERROR_RATE}|{r.API_LATENCY}"']
+    names = {a.name for a in generated[env].alerts()}
+    assert {r.API_DOWN, r.API_ERROR_RATE, r.API_LATENCY} <= names
