@@ -297,3 +297,11 @@ def test_the_parser_sees_metric_names_not_functions(prometheus_parser: str) -> N
         'histogram_quantile(0.9, sum by (le) (rate(foo_bucket{job="x"}[5m]))) / on () bar',
     )
     assert sorted(metric_names(tree)) == ["bar", "foo_bucket"]
+
+
+def test_dashboards_live_in_base_only(rendered: Path, generated: dict[str, Generated]) -> None:
+    """Every environment shows the same dashboards: no overlay patches a dashboard."""
+    assert len({json.dumps(gen.dashboards, sort_keys=True) for gen in generated.values()}) == 1
+    for env in ENVS:
+        patched = sorted(p.name for p in (rendered / env).rglob("*grafana-dashboard*"))
+        assert not patched, f"{env} patches {patched}"

@@ -82,6 +82,14 @@ def test_receivers_post_to_the_guide_channels_from_url_files(
     mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["mountPath"] == SLACK_DIR)
     volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
     assert volume["secret"]["secretName"] == "alertmanager-slack-urls"
+    # ... which has one key per receiver (kustomize's secretGenerator, from .env.example).
+    secret = gen.objects[("Secret", "alertmanager-slack-urls")]
+    files = {
+        Path(c["api_url_file"]).name
+        for x in gen.alertmanager["receivers"]
+        for c in x["slack_configs"]
+    }
+    assert set(secret["data"]) == files
 
 
 @pytest.mark.parametrize("env", ENVS)
