@@ -27,18 +27,25 @@ monitoring_check = out="$$($(1) --version 2>&1 | head -n1)"; \
 	case "$$out" in *"version $(2) "*) echo "  $(notdir $(1)): $$out";; \
 	*) echo "$(1) reports '$$out', not $(2)" >&2; rm -f $^ $(1); exit 1;; esac
 
+comma            := ,
+PROMETHEUS_TAGS  := remove_all_sd,enable_kubernetes_sd
+PROMETHEUS_STAMP := $(MONITORING_STAMPS)/prometheus-$(PROMETHEUS_VERSION)+$(subst $(comma),+,$(PROMETHEUS_TAGS))
+
 # A stamp per pin: changing a pin names a stamp that does not exist yet, so the
 # binaries are rebuilt; the recipe drops the tool's other stamps so that going back
 # to an older pin rebuilds too. Nothing else in this file triggers a rebuild.
-$(MONITORING_STAMPS)/prometheus-$(PROMETHEUS_VERSION) \
+$(PROMETHEUS_STAMP) \
 $(MONITORING_STAMPS)/alertmanager-$(ALERTMANAGER_VERSION):
 	@mkdir -p $(@D)
 	@rm -f $(@D)/$(firstword $(subst -, ,$(@F)))-*
 	@touch $@
 
 # One `go install` per module builds both of its commands (shared compile work).
-$(BIN)/prometheus $(BIN)/promtool &: $(MONITORING_STAMPS)/prometheus-$(PROMETHEUS_VERSION)
-	CGO_ENABLED=0 go install -trimpath \
+# Only Kubernetes service discovery is compiled in (the build tags below drop the
+# cloud SDs and their SDKs): the generated config uses kubernetes_sd_configs and
+# static_configs only, and a cold build takes about 2.5 minutes instead of about 9.
+$(BIN)/prometheus $(BIN)/promtool &: $(PROMETHEUS_STAMP)
+	CGO_ENABLED=0 go install -trimpath -tags $(PROMETHEUS_TAGS) \
 		-ldflags '$(call MONITORING_LDFLAGS,$(PROMETHEUS_RELEASE),$(PROMETHEUS_VERSION))' \
 		github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION) \
 		github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
