@@ -59,8 +59,8 @@ def test_api_container_pods_and_labels(prod: Built) -> None:
     assert api["image"] == "bwillia13x/signal-harvester:v2.0.0"
     assert api["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
     assert api["resources"] == {
-        "requests": {"cpu": "250m", "memory": "512Mi"},
-        "limits": {"cpu": "1000m", "memory": "2Gi"},
+        "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+        "limits": {"cpu": "1000m", "memory": "2Gi", "ephemeral-storage": "3Gi"},
     }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert api[probe]["httpGet"] == {"path": "/health", "port": "http"}
