@@ -136,3 +136,21 @@ def test_postgres_mode_spreads_replicas_and_drops_the_volume(tmp_path: Path) -> 
     assert "DATABASE_URL" in objects[("Secret", "signal-harvester-api-keys")]["data"]
     egress = objects[("NetworkPolicy", "signal-harvester-api")]["spec"]["egress"]
     assert 5432 in [p["port"] for rule in egress for p in rule["ports"]]
+
+
+def test_external_secrets_render_nothing_secret_and_need_no_env_file(tmp_path: Path) -> None:
+    """GitOps mode: build/ can be committed whole; the Secrets come from elsewhere."""
+    config_dir = tmp_path / "overlays"
+    config_dir.mkdir()
+    (config_dir / "gitops.yaml").write_text("secrets:\n  source: external\n")
+    render("gitops", config_dir, tmp_path / "build", None, tmp_path)  # no .env anywhere
+    overlay = tmp_path / "build" / "gitops"
+    assert not (overlay / "secrets").exists()
+    assert "secretGenerator" not in (overlay / "kustomization.yaml").read_text()
+    objects = index(kustomize_build(overlay))
+    assert not [key for key in objects if key[0] == "Secret"]
+    api = objects[("Deployment", "signal-harvester-api")]["spec"]["template"]
+    assert api["spec"]["containers"][0]["envFrom"] == [
+        {"secretRef": {"name": "signal-harvester-api-keys"}}
+    ]
+    assert "harvester-gen/secrets-checksum" not in api["metadata"].get("annotations", {})
