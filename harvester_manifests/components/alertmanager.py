@@ -11,8 +11,9 @@ from harvester_manifests.components.common import (
     Obj,
     config_map,
     container_security,
+    external_url_args,
     http_probe,
-    ingress,
+    ingresses,
     labels,
     metadata,
     pod_security,
@@ -50,18 +51,7 @@ def build(cfg: Config) -> list[Obj]:
         deployment(cfg),
         service(cfg, names.ALERTMANAGER, names.ALERTMANAGER, COMPONENT, am.port),
     ]
-    if am.ingress.enabled:
-        objects.append(
-            ingress(
-                cfg,
-                names.ALERTMANAGER,
-                COMPONENT,
-                cfg.host("alertmanager"),
-                am.port,
-                "alertmanager-tls",
-                basic_auth=cfg.monitoring_auth.enabled,
-            )
-        )
+    objects += ingresses(cfg, "alertmanager", names.ALERTMANAGER, am.port, "alertmanager-tls")
     return objects
 
 
@@ -74,9 +64,7 @@ def deployment(cfg: Config) -> Obj:
         # One replica: no gossip peers, and no port 9094 to open in the network policy.
         "--cluster.listen-address=",
     ]
-    if am.ingress.enabled:
-        args.append(f"--web.external-url=https://{cfg.host('alertmanager')}/")
-        args.append("--web.route-prefix=/")
+    args += external_url_args(cfg, "alertmanager")
     container: Obj = {
         "name": names.ALERTMANAGER,
         "image": am.image.reference,

@@ -11,7 +11,7 @@ from harvester_manifests.components.common import (
     container_security,
     empty_dir,
     http_probe,
-    ingress,
+    ingresses,
     labels,
     metadata,
     pod_security,
@@ -38,18 +38,7 @@ def build(cfg: Config) -> list[Obj]:
         objects.append(autoscaler(cfg))
     if api.fewest_replicas() > 1 or api.autoscaling.enabled:
         objects.append(disruption_budget(cfg))
-    if api.ingress.enabled:
-        objects.append(
-            ingress(
-                cfg,
-                names.API,
-                COMPONENT,
-                cfg.host("api"),
-                api.port,
-                names.API_TLS_SECRET,
-                basic_auth=False,
-            )
-        )
+    objects += ingresses(cfg, "api", names.API, api.port, names.API_TLS_SECRET)
     if api.settings is not None:
         text = yaml.safe_dump(api.settings, sort_keys=True, default_flow_style=False)
         objects.append(

@@ -6,7 +6,7 @@ in the order a person would write them. Nothing here knows about files or Kustom
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from harvester_manifests import names
 from harvester_manifests.config.models import Config, Probe, Resources, Storage
@@ -134,19 +134,19 @@ def pvc(cfg: Config, name: str, app: str, component: str, storage: Storage) -> O
     }
 
 
-def ingress(
-    cfg: Config,
-    name: str,
-    component: str,
-    host: str,
-    port: int,
-    tls_secret: str,
-    basic_auth: bool,
-) -> Obj:
+Exposed = Literal["api", "prometheus", "grafana", "alertmanager"]
+
+
+def ingresses(cfg: Config, exposed: Exposed, name: str, port: int, tls_secret: str) -> list[Obj]:
+    """The component's Ingress at its host (none when disabled); the monitoring UIs get basic
+    auth when monitoringAuth is on, the API authenticates with its own key."""
+    if not getattr(cfg, exposed).ingress.enabled:
+        return []
+    host = cfg.host(exposed)
     annotations: dict[str, str] = {}
     if cfg.ingress.tls:
         annotations["cert-manager.io/cluster-issuer"] = cfg.ingress.cluster_issuer
-    if basic_auth:
+    if exposed != "api" and cfg.monitoring_auth.enabled:
         annotations.update(
             {
                 "nginx.ingress.kubernetes.io/auth-type": "basic",
@@ -171,12 +171,22 @@ def ingress(
             },
         }
     ]
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": metadata(cfg, name, name, component, annotations),
-        "spec": spec,
-    }
+    component = "api" if exposed == "api" else "monitoring"
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": metadata(cfg, name, name, component, annotations),
+            "spec": spec,
+        }
+    ]
+
+
+def external_url_args(cfg: Config, exposed: Exposed) -> list[str]:
+    """Prometheus and Alertmanager link to themselves by the URL users reach them at."""
+    if not getattr(cfg, exposed).ingress.enabled:
+        return []
+    return [f"--web.external-url=https://{cfg.host(exposed)}/", "--web.route-prefix=/"]
 
 
 def config_map(cfg: Config, name: str, app: str, component: str, data: dict[str, str]) -> Obj:

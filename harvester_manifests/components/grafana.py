@@ -16,7 +16,7 @@ from harvester_manifests.components.common import (
     container_security,
     empty_dir,
     http_probe,
-    ingress,
+    ingresses,
     labels,
     metadata,
     pod_security,
@@ -76,18 +76,7 @@ def build(cfg: Config) -> list[Obj]:
         deployment(cfg, sorted(boards), checksum),
         service(cfg, names.GRAFANA, names.GRAFANA, COMPONENT, graf.port),
     ]
-    if graf.ingress.enabled:
-        objects.append(
-            ingress(
-                cfg,
-                names.GRAFANA,
-                COMPONENT,
-                cfg.host("grafana"),
-                graf.port,
-                "grafana-tls",
-                basic_auth=cfg.monitoring_auth.enabled,
-            )
-        )
+    objects += ingresses(cfg, "grafana", names.GRAFANA, graf.port, "grafana-tls")
     return objects
 
 

@@ -13,8 +13,9 @@ from harvester_manifests.components.common import (
     cluster_metadata,
     config_map,
     container_security,
+    external_url_args,
     http_probe,
-    ingress,
+    ingresses,
     labels,
     metadata,
     pod_security,
@@ -57,18 +58,7 @@ def build(cfg: Config) -> list[Obj]:
         deployment(cfg),
         service(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT, prom.port),
     ]
-    if prom.ingress.enabled:
-        objects.append(
-            ingress(
-                cfg,
-                names.PROMETHEUS,
-                COMPONENT,
-                cfg.host("prometheus"),
-                prom.port,
-                "prometheus-tls",
-                basic_auth=cfg.monitoring_auth.enabled,
-            )
-        )
+    objects += ingresses(cfg, "prometheus", names.PROMETHEUS, prom.port, "prometheus-tls")
     return objects
 
 
@@ -122,9 +112,7 @@ def deployment(cfg: Config) -> Obj:
     ]
     if prom.admin_api:
         args.append("--web.enable-admin-api")
-    if prom.ingress.enabled:
-        args.append(f"--web.external-url=https://{cfg.host('prometheus')}/")
-        args.append("--web.route-prefix=/")
+    args += external_url_args(cfg, "prometheus")
     container: Obj = {
         "name": names.PROMETHEUS,
         "image": prom.image.reference,
