@@ -53,7 +53,6 @@ def deployment(cfg: Config) -> Obj:
         {"name": "PYTHONPATH", "value": "/app/src"},
         {"name": "LOG_LEVEL", "value": api.log_level},
         {"name": "DATABASE_PATH", "value": api.database.path},
-        {"name": "PROMETHEUS_METRICS_PATH", "value": api.metrics_path},
     ]
     mounts: list[Obj] = [
         {"name": "data", "mountPath": "/app/var"},

@@ -7,7 +7,6 @@ Cross-field rules live here as model validators whose messages say what to chang
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -378,7 +377,3 @@ class Config(Model):
     def host(self, component: Literal["api", "prometheus", "grafana", "alertmanager"]) -> str:
         ingress: Ingress = getattr(self, component).ingress
         return ingress.host or f"{component}.{self.domain}"
-
-
-def total(quantities: list[str]) -> Decimal:
-    return sum((parse_quantity(q) for q in quantities), Decimal(0))
