@@ -89,6 +89,8 @@ def materialize(target: Target, into: Path, placeholders: Placeholders = no_plac
     for env in referenced_env_files(directory):
         example = env.with_name(env.name + ".example")
         placeholder = placeholders(env.relative_to(copy))
+        # In a fresh clone build/<env>/secrets/ does not exist: it holds only gitignored files.
+        env.parent.mkdir(parents=True, exist_ok=True)
         if example.is_file():
             shutil.copyfile(example, env)
         elif placeholder is not None and placeholder.is_file():

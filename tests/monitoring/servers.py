@@ -225,6 +225,10 @@ def running_prometheus(
             f"--storage.tsdb.path={workdir.resolve() / 'prometheus-data'}",
             f"--web.listen-address={LOOPBACK}:{port}",
             "--web.enable-lifecycle",
+            # An alert that fires before Prometheus has discovered the Alertmanager is not
+            # queued for it, and is sent again only after the resend delay (1m by default):
+            # resend every second so a test never waits on that race.
+            "--rules.alert.resend-delay=1s",
             *extra_args,
         ]
 
@@ -344,16 +348,25 @@ def alertmanager_alerts(am_url: str) -> list[JSONDict]:
 
 
 def wait_until(
-    probe: Callable[[], T | None], *, timeout: float = 30.0, what: str = "condition"
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 60.0,
+    what: str = "condition",
+    logs: Sequence[Path] = (),
 ) -> T:
-    """Call probe until it returns something other than None/False/empty; return that."""
+    """Call probe until it returns something other than None/False/empty; return that.
+
+    The timeout is a bound for a hung server on a loaded machine, not a speed check; on
+    timeout the tails of `logs` (the servers' logs) say what the servers were doing.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}")
+            tails = "".join(f"\n--- {log}:\n{_log_tail(log)}" for log in logs if log.exists())
+            raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}{tails}")
         time.sleep(0.2)
 
 

@@ -135,7 +135,7 @@ def test_every_rule_evaluates_without_error(stack: Stack) -> None:
         done = all(x["health"] != "unknown" for x in rules)
         return rules if done else None
 
-    rules = wait_until(evaluated, timeout=30, what="every rule to be evaluated")
+    rules = wait_until(evaluated, what="every rule to be evaluated")
     errors = {x["name"]: x.get("lastError") for x in rules if x["health"] != "ok"}
     assert not errors
 
@@ -199,7 +199,7 @@ def test_each_category_and_severity_lands_in_its_receiver(stack: Stack) -> None:
             seen |= {(name, key) for name in alerts if f"{name} (" in text}
         return seen
 
-    wait_until(lambda: wanted <= posted(), timeout=30, what="a Slack POST per alert and channel")
+    wait_until(lambda: wanted <= posted(), what="a Slack POST per alert and channel")
 
 
 def test_inhibition_in_the_running_alertmanager(stack: Stack) -> None:
@@ -269,4 +269,4 @@ def test_prometheus_scrapes_and_alerts_to_the_alertmanager(stack: Stack) -> None
     def scraped() -> list[JSONDict]:
         return prometheus_query(stack.prometheus, f'up{{job="{names.ALERTMANAGER}"}} == 1')
 
-    wait_until(scraped, timeout=30, what="a successful scrape of the Alertmanager")
+    wait_until(scraped, what="a successful scrape of the Alertmanager")

@@ -133,7 +133,7 @@ def test_prometheus_loads_rule_group_and_reports_config_success(tmp_path: Path) 
             rule = prometheus_rule_groups(url)[0]["rules"][0]
             return bool(rule["state"] == "firing" and rule["health"] == "ok")
 
-        wait_until(firing, timeout=30, what="AlwaysFiring to fire")
+        wait_until(firing, what="AlwaysFiring to fire")
     assert (tmp_path / "prometheus-data").is_dir()
     assert "Server is ready" in (tmp_path / "prometheus.log").read_text()
 
@@ -179,8 +179,11 @@ def test_prometheus_alert_reaches_alertmanager_receiver(tmp_path: Path) -> None:
             with running_prometheus(prom_config, tmp_path / "prom"):
                 routed = wait_until(
                     lambda: receiver_by_alertname(am).get("AlwaysFiring"),
-                    timeout=30,
                     what="AlwaysFiring from Prometheus in Alertmanager",
+                    logs=[
+                        tmp_path / "prom" / "prometheus.log",
+                        tmp_path / "am" / "alertmanager.log",
+                    ],
                 )
     assert routed == "slack-critical"
 
