@@ -71,7 +71,8 @@ def main() -> None:
     "--env-file",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Secret values (KEY=VALUE). Default: .env.<env> if it exists, else .env.",
+    help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
+    "of .env.example (with a warning).",
 )
 def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
@@ -82,6 +83,8 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
     except (RenderError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for summary in result.environments:
         kinds = ", ".join(f"{count} {kind}" for kind, count in summary.kinds.items())
         click.echo(f"{summary.name}: {sum(summary.kinds.values())} objects ({kinds})")

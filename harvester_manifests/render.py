@@ -43,6 +43,7 @@ class RenderPlan:
 
     files: Files = field(default_factory=dict)
     environments: list[EnvironmentSummary] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def resolve_environments(requested: str, config_dir: Path) -> list[str]:
@@ -62,12 +63,41 @@ def resolve_environments(requested: str, config_dir: Path) -> list[str]:
     return [requested]
 
 
+EXAMPLE = ".env.example"
+
+
 def env_file_for(env: str, env_file: Path | None, root: Path) -> Path:
-    """--env-file if given; else .env.<env> when it exists; else .env."""
+    """--env-file if given; else .env.<env> when it exists; else .env; else .env.example.
+
+    The last is what a fresh clone has: it renders the committed build/ exactly, with
+    placeholder secrets, and render says so on every run.
+    """
     if env_file is not None:
         return env_file
-    specific = root / f".env.{env}"
-    return specific if specific.exists() else root / ".env"
+    for candidate in (root / f".env.{env}", root / ".env"):
+        if candidate.exists():
+            return candidate
+    example = root / EXAMPLE
+    return example if example.exists() else root / ".env"
+
+
+def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> list[str]:
+    """Secret values that are still .env.example's placeholders: never apply those to a cluster."""
+    example = root / EXAMPLE
+    if env_path.name == EXAMPLE:
+        return [
+            f"secrets come from {env_path}: placeholders, not for a real cluster (copy it to .env)"
+        ]
+    if not example.exists():
+        return []
+    placeholders = set(read_env_file(example).values())
+    stale = sorted(
+        f"{name}/{key}"
+        for name, kv in values.values.items()
+        for key, v in kv.items()
+        if v in placeholders
+    )
+    return [f"{env_path}: still the .env.example placeholder: {', '.join(stale)}"] if stale else []
 
 
 def plan(
@@ -75,6 +105,7 @@ def plan(
 ) -> RenderPlan:
     """Validate every environment and compute every file; collect every problem first."""
     problems: list[Problem] = []
+    warnings: list[str] = []
     configs: dict[str, tuple[Config, SecretValues | None, str]] = {}
     for env in envs:
         try:
@@ -85,13 +116,14 @@ def plan(
                 values = collect(cfg, read_env_file(path), str(path))
                 refuse_leaks(values, config_path(config_dir, env))
                 source = f"from {path}"
+                warnings += [f"{env}: {w}" for w in placeholder_warnings(values, path, root)]
             configs[env] = (cfg, values, source)
         except InputError as exc:
             problems += exc.problems
     if problems:
         raise InputError(problems)
 
-    result = RenderPlan()
+    result = RenderPlan(warnings=warnings)
     base = build_stack(Config())
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
     for env, (cfg, values, source) in configs.items():
@@ -129,7 +161,7 @@ def render(
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
     envs = resolve_environments(requested, config_dir)
-    result = plan(envs, config_dir, out, env_file, root or Path.cwd())
+    result = plan(envs, config_dir, out, env_file, root or Path())
     keep = None if requested == "all" else {"base", *envs}
     write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
     return result

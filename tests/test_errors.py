@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, ROOT
+from tests.conftest import ENV_EXAMPLE, OVERLAYS, ROOT
 
 GEN = ROOT / ".venv" / "bin" / "harvester-gen"
 
@@ -219,3 +220,27 @@ def test_rendering_one_environment_keeps_the_others(out: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert snapshot(out) == before
     assert "dev: " in result.stdout and "kubectl apply -k" in result.stdout
+
+
+def test_without_a_dotenv_render_uses_the_placeholders_and_says_so(tmp_path: Path) -> None:
+    """A fresh clone has no .env: render reproduces the committed build/ and warns."""
+    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    result = harvester_gen("render", "--out", "build", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning: prod: secrets come from .env.example: placeholders" in result.stderr
+    fresh = {k: v for k, v in snapshot(tmp_path / "build").items() if not k.endswith(".env")}
+    committed = {k: v for k, v in snapshot(ROOT / "build").items() if not k.endswith(".env")}
+    assert fresh == committed
+
+
+def test_a_dotenv_with_placeholders_left_in_is_reported(tmp_path: Path) -> None:
+    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    text = ENV_EXAMPLE.read_text().replace("replace-with-openai-api-key", "sk-real-value")
+    (tmp_path / ".env").write_text(text)
+    result = harvester_gen("render", "--env", "prod", "--out", "build", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning: prod: .env: still the .env.example placeholder:" in result.stderr
+    assert "signal-harvester-api-keys/X_BEARER_TOKEN" in result.stderr
+    assert "OPENAI_API_KEY" not in result.stderr
