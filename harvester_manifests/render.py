@@ -176,10 +176,11 @@ def write_atomically(out: Path, files: Files, replace_all: bool, replaced: set[s
     out = out.absolute()
     _refuse_foreign(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.*"):
+    prefix = f".{out.name}.rendering-"
+    for stale in out.parent.glob(f"{prefix}*"):
         # Left by a render that was killed; renders into one output do not run concurrently.
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
     try:
         if not replace_all and out.is_dir():
             for entry in sorted(out.iterdir()):
@@ -194,6 +195,7 @@ def write_atomically(out: Path, files: Files, replace_all: bool, replaced: set[s
         staging.chmod(0o755)
         _swap(staging, out)
     finally:
+        # After the swap this is the old output; after a failure, the half-written new one.
         shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -232,11 +234,10 @@ def _swap(staging: Path, out: Path) -> None:
             == 0
         ):
             return  # the old output is now at `staging` and is removed by the caller
+        # No renameat2 (not Linux): two renames, with the old output kept until the new is in.
         old = staging.with_name(staging.name + ".old")
         out.rename(old)
         staging.rename(out)
-        staging.mkdir()
         shutil.rmtree(old)
         return
     staging.rename(out)
-    staging.mkdir()

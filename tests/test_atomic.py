@@ -68,5 +68,5 @@ def test_render_killed_midway_leaves_output_untouched(tmp_path: Path) -> None:
         == 0
     )
     assert snapshot(out) != before
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".build.")]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".build.rendering-")]
     assert not leftovers, "the next render removes what the killed one left"
