@@ -83,8 +83,9 @@ def layout_overlay(
         if ops:
             path = f"patches/{key.file_name}"
             files[path] = dump(ops)
-            target = {"group": key.group, "version": _version(obj), "kind": key.kind}
-            patches.append({"path": path, "target": {**target, "name": key.name}})
+            target = {"group": key.group} if key.group else {}  # core kinds have no group
+            target |= {"version": _version(obj), "kind": key.kind, "name": key.name}
+            patches.append({"path": path, "target": target})
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
