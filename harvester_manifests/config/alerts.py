@@ -207,6 +207,42 @@ class ResourceAlerts(Model):
         return self
 
 
+class MonitoringAlerts(Model):
+    """The monitoring pipeline itself: config reloads of Prometheus and Alertmanager, rule
+    evaluation, alert delivery (Prometheus to Alertmanager, Alertmanager to Slack) and the
+    scrape of the monitoring components."""
+
+    # Prometheus or Alertmanager runs on its previous config after a failed /-/reload.
+    config_reload_for: Duration = "10m"
+    rule_failures_for: Duration = "15m"
+    # Prometheus knows no Alertmanager: every alert, this one too, goes nowhere.
+    alertmanager_missing_for: Duration = "10m"
+    # Share of the alerts Prometheus sends that fail to reach Alertmanager.
+    notification_error_ratio: Ratio = 0.05
+    notification_errors_for: Duration = "15m"
+    # Alertmanager's Slack notifications keep failing (each is retried at the next
+    # group_interval, so a single failure only delays a message).
+    slack_failures_for: Duration = "10m"
+    # Prometheus, Alertmanager or Grafana cannot be scraped.
+    target_down_for: Duration = "5m"
+
+    @model_validator(mode="after")
+    def _limits(self) -> MonitoringAlerts:
+        if self.notification_error_ratio >= 1:
+            raise ValueError(
+                f"alerts.monitoring.notificationErrorRatio {self.notification_error_ratio} must "
+                "be below 1: errors are a part of the alerts sent, so the ratio never exceeds 1 "
+                "and the alert could never fire"
+            )
+        if duration_seconds(self.target_down_for) < 120:
+            raise ValueError(
+                f"alerts.monitoring.targetDownFor {self.target_down_for} is under 2m: "
+                "Grafana and Alertmanager are replaced with the Recreate strategy, so every "
+                "rollout would look like an outage"
+            )
+        return self
+
+
 class AlertThresholds(Model):
     """Defaults follow the guide (p95 above 50ms is its 'high latency' symptom)."""
 
@@ -216,3 +252,4 @@ class AlertThresholds(Model):
     llm: LlmAlerts = LlmAlerts()
     cache: CacheAlerts = CacheAlerts()
     resources: ResourceAlerts = ResourceAlerts()
+    monitoring: MonitoringAlerts = MonitoringAlerts()

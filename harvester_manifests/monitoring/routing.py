@@ -13,6 +13,12 @@ Routing (first match wins unless `continue`):
 A discovery or LLM critical pages the critical channel and also reaches the team channel
 that owns it, so its history stays in one place.
 
+"Anything else" is every category without a channel of its own (SHARED_CATEGORIES: api,
+database, cache, resources, monitoring) and any category this module does not know: such an
+alert matches no team route, so its warnings and infos take the root route (slack-warning)
+and its criticals stop at the critical route. No alert is dropped for its category; a new
+category needs a change here only if it should get a channel of its own.
+
 Inhibition: a critical alert mutes the warning/info alert with the same name and the same
 identity labels (rules.IDENTITY_LABELS); the API being down mutes its error-rate and latency
 alerts (there is no traffic to measure).
@@ -26,12 +32,20 @@ from __future__ import annotations
 from typing import Any
 
 from harvester_manifests.config.models import Config
-from harvester_manifests.monitoring.rules import API_DOWN, IDENTITY_LABELS, MUTED_BY_API_DOWN
+from harvester_manifests.monitoring.rules import (
+    API_DOWN,
+    CATEGORIES,
+    IDENTITY_LABELS,
+    MUTED_BY_API_DOWN,
+)
 
 SLACK_DIR = "/etc/alertmanager/slack"
 RECEIVERS = ("critical", "warning", "discovery", "llm")
 # Categories with a channel of their own (the guide's discovery and LLM channels).
 TEAM_CATEGORIES = ("discovery", "llm")
+# Every other category: its criticals go to slack-critical, its warnings and infos to
+# slack-warning (the root route), like an unknown category's.
+SHARED_CATEGORIES = tuple(c for c in CATEGORIES if c not in TEAM_CATEGORIES)
 
 
 def receiver_name(channel_key: str) -> str:

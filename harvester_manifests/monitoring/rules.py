@@ -1,13 +1,14 @@
-"""Alert rules for the application's metrics (the app contract) and its pods.
+"""Alert rules for the application's metrics (the app contract), its pods, and the monitoring
+pipeline itself (the self-metrics of Prometheus 3.16 and Alertmanager 0.35).
 
 Every number comes from `cfg.alerts` (config/alerts.py); ports, paths, job names, the
 namespace, the HPA's maxReplicas and the database volume come from the rest of the model, so
 a rule can never disagree with the Deployment it watches.
 
 Every alert carries `severity` (critical|warning|info) and `category`
-(api|database|discovery|llm|cache|resources), and the annotations `summary`, `description` and
-`runbook_url` (runbookBaseUrl/<alert name>). An alert with two levels is two rules with the
-same name; Alertmanager's inhibition lets the critical one mute the warning.
+(api|database|discovery|llm|cache|resources|monitoring), and the annotations `summary`,
+`description` and `runbook_url` (runbookBaseUrl/<alert name>). An alert with two levels is
+two rules with the same name; Alertmanager's inhibition lets the critical one mute the warning.
 
 Where a signal needs a cluster add-on, the rule does without it: restarts are counted from
 `changes(process_start_time_seconds)` of our own scrape jobs (the app's Python client and the
@@ -17,6 +18,11 @@ the maxReplicas from the model instead of reading kube_horizontalpodautoscaler_*
 Container CPU and memory come from cAdvisor (`prometheus.scrapeCadvisor`); without it those
 rules are left out. Database size rules compare with the API's volume, so they exist only in
 `database.mode: sqlite`.
+
+The monitoring rules read what Prometheus scrapes from itself and from Alertmanager (jobs
+named as in scrape.py). An alert about delivery can itself only be delivered when some path
+still works: a Prometheus without an Alertmanager shows its alert only on its own Alerts page,
+and a Slack failure alert (critical) needs the critical channel's webhook to work.
 
 Annotation templates use only `{{ $value }}`, `{{ $value | <function> }}` and
 `{{ $labels.<name> }}` (the promtool unit tests render exactly these).
@@ -34,7 +40,7 @@ from harvester_manifests.config.quantity import parse_quantity
 from harvester_manifests.monitoring.scrape import API_JOB, CADVISOR_JOB, PROCESS_JOBS
 
 RULES_FILE = "signal-harvester.rules.yaml"
-CATEGORIES = ("api", "database", "discovery", "llm", "cache", "resources")
+CATEGORIES = ("api", "database", "discovery", "llm", "cache", "resources", "monitoring")
 SEVERITIES = ("critical", "warning", "info")
 
 API_DOWN = "SignalHarvesterApiDown"
@@ -54,6 +60,20 @@ CACHE_HIT_RATE = "SignalHarvesterCacheHitRateLow"
 POD_RESTARTING = "SignalHarvesterPodRestarting"
 CPU_THROTTLED = "SignalHarvesterCpuThrottled"
 MEMORY_NEAR_LIMIT = "SignalHarvesterMemoryNearLimit"
+PROMETHEUS_RELOAD_FAILED = "SignalHarvesterPrometheusConfigReloadFailed"
+RULE_EVALUATION_FAILURES = "SignalHarvesterPrometheusRuleEvaluationFailures"
+ALERTMANAGER_MISSING = "SignalHarvesterPrometheusAlertmanagerMissing"
+PROMETHEUS_NOTIFICATIONS_FAILING = "SignalHarvesterPrometheusNotificationsFailing"
+ALERTMANAGER_RELOAD_FAILED = "SignalHarvesterAlertmanagerConfigReloadFailed"
+ALERTMANAGER_NOTIFICATIONS_FAILING = "SignalHarvesterAlertmanagerNotificationsFailing"
+MONITORING_TARGET_DOWN = "SignalHarvesterMonitoringTargetDown"
+
+# The monitoring components' scrape jobs (static targets in scrape.py). The API has its own
+# down alert; Prometheus is in the list because without its self-scrape every Prometheus
+# alert of the monitoring group is blind.
+MONITORING_JOBS = (names.PROMETHEUS, names.ALERTMANAGER, names.GRAFANA)
+# The Alertmanager integration the receivers use (routing.py: slack_configs only).
+SLACK_INTEGRATION = "slack"
 
 # With the API down there is no traffic to measure: these would only add noise.
 MUTED_BY_API_DOWN = (API_ERROR_RATE, API_LATENCY)
@@ -86,6 +106,25 @@ def percent(ratio: float) -> str:
 
 def seconds_text(seconds: float) -> str:
     return f"{number(round(seconds * 1000, 3))}ms" if seconds < 1 else f"{number(seconds)}s"
+
+
+def duration_text(seconds: float) -> str:
+    """A Prometheus duration in the largest unit that divides it: 600 -> "10m"."""
+    assert seconds >= 1 and float(seconds).is_integer(), seconds
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
+
+
+def slack_failures_window(cfg: Config) -> str:
+    """The rate window of the Slack failure alert: two of Alertmanager's group_intervals
+    (at least 5m). A failed notification is retried at the next group_interval, so a webhook
+    that keeps failing adds a failure every group_interval; a shorter window would drop to 0
+    between two of them and restart the alert's `for`."""
+    interval = duration_seconds(cfg.alertmanager.group_interval)
+    return duration_text(max(300, 2 * interval))
 
 
 @dataclass(frozen=True)
@@ -456,6 +495,116 @@ def _resource_rules(cfg: Config) -> list[dict[str, Any]]:
     return rules
 
 
+def _monitoring_rules(cfg: Config) -> list[dict[str, Any]]:
+    t = cfg.alerts.monitoring
+    prometheus = f'job="{names.PROMETHEUS}"'
+    alertmanager = f'job="{names.ALERTMANAGER}"'
+    if cfg.prometheus.ingress.enabled:
+        alerts_page = f"https://{cfg.host('prometheus')}/alerts"
+    else:
+        alerts_page = f"/alerts (kubectl port-forward -n {cfg.namespace} svc/{names.PROMETHEUS})"
+    by = "sum by (alertmanager)"
+    notifications = "prometheus_notifications_{}_total{{" + prometheus + "}}"
+    slack = f'{alertmanager},integration="{SLACK_INTEGRATION}"'
+    window = slack_failures_window(cfg)
+    jobs = "|".join(MONITORING_JOBS)
+    return [
+        _alert(
+            cfg,
+            PROMETHEUS_RELOAD_FAILED,
+            f"prometheus_config_last_reload_successful{{{prometheus}}} == 0",
+            t.config_reload_for,
+            "warning",
+            "monitoring",
+            "Prometheus could not reload its configuration",
+            "The last reload of prometheus.yml or a rule file failed and none has succeeded "
+            f"for {t.config_reload_for}: Prometheus runs on its previous configuration, so "
+            "changes to scrape jobs and alert rules are not live. Its log names the error.",
+        ),
+        _alert(
+            cfg,
+            RULE_EVALUATION_FAILURES,
+            "sum by (rule_group) "
+            f"(increase(prometheus_rule_evaluation_failures_total{{{prometheus}}}[5m])) > 0",
+            t.rule_failures_for,
+            "warning",
+            "monitoring",
+            "Prometheus fails to evaluate rules",
+            "{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed "
+            f"in the last 5m (for {t.rule_failures_for}): its alerts cannot fire. "
+            "Prometheus' Rules page shows the error.",
+        ),
+        _alert(
+            cfg,
+            ALERTMANAGER_MISSING,
+            "max_over_time(prometheus_notifications_alertmanagers_discovered"
+            f"{{{prometheus}}}[5m]) < 1",
+            t.alertmanager_missing_for,
+            "critical",
+            "monitoring",
+            "Prometheus has no Alertmanager to send alerts to",
+            f"Prometheus has known no Alertmanager for {t.alertmanager_missing_for}: every "
+            "alert is evaluated but sent nowhere. This alert too: it can only be seen on "
+            f"Prometheus' Alerts page, {alerts_page}.",
+        ),
+        _alert(
+            cfg,
+            PROMETHEUS_NOTIFICATIONS_FAILING,
+            f"{by} (rate({notifications.format('errors')}[5m]))\n"
+            f"  / {by} (rate({notifications.format('sent')}[5m]))\n"
+            f"  > {number(t.notification_error_ratio)}",
+            t.notification_errors_for,
+            "critical",
+            "monitoring",
+            "Prometheus fails to send alerts to Alertmanager",
+            "{{ $value | humanizePercentage }} of the alerts sent to {{ $labels.alertmanager }} "
+            f"fail (threshold {percent(t.notification_error_ratio)} for "
+            f"{t.notification_errors_for}): they do not reach Slack. If every send fails, this "
+            f"alert does not either: see Prometheus' Alerts page, {alerts_page}.",
+        ),
+        _alert(
+            cfg,
+            ALERTMANAGER_RELOAD_FAILED,
+            f"alertmanager_config_last_reload_successful{{{alertmanager}}} == 0",
+            t.config_reload_for,
+            "warning",
+            "monitoring",
+            "Alertmanager could not reload its configuration",
+            "The last reload of alertmanager.yml failed and none has succeeded for "
+            f"{t.config_reload_for}: Alertmanager routes with its previous configuration, so "
+            "routing changes are not live. Its log names the error.",
+        ),
+        _alert(
+            cfg,
+            ALERTMANAGER_NOTIFICATIONS_FAILING,
+            "sum by (integration) "
+            f"(rate(alertmanager_notifications_failed_total{{{slack}}}[{window}])) > 0",
+            t.slack_failures_for,
+            "critical",
+            "monitoring",
+            "Alertmanager cannot deliver Slack notifications",
+            f"Slack notifications have kept failing for {t.slack_failures_for}, after "
+            "Alertmanager's retries: a webhook URL in the alertmanager-slack-urls Secret is "
+            "revoked or wrong, or Slack is unreachable. Each channel has its own webhook, so "
+            "this reaches you unless the critical channel's is the broken one (then see "
+            f"Prometheus' Alerts page, {alerts_page}); Alertmanager's log names the failing "
+            "receiver.",
+        ),
+        _alert(
+            cfg,
+            MONITORING_TARGET_DOWN,
+            f'up{{job=~"{jobs}"}} == 0',
+            t.target_down_for,
+            "warning",
+            "monitoring",
+            "Prometheus cannot scrape {{ $labels.job }}",
+            "{{ $labels.job }} ({{ $labels.instance }}) has not answered a scrape for "
+            f"{t.target_down_for}: it is down or unreachable, and the alerts that read its "
+            "metrics are blind.",
+        ),
+    ]
+
+
 def alert_rules(cfg: Config) -> dict[str, Any]:
     """One rule group per category, in CATEGORIES order; empty groups are left out."""
     by_category = {
@@ -465,6 +614,7 @@ def alert_rules(cfg: Config) -> dict[str, Any]:
         "llm": _llm_rules(cfg),
         "cache": _cache_rules(cfg),
         "resources": _resource_rules(cfg),
+        "monitoring": _monitoring_rules(cfg),
     }
     return {
         "groups": [

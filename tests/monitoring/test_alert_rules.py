@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from harvester_manifests import names as n
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import rules as r
 from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
@@ -242,6 +243,132 @@ def test_thresholds_come_from_the_overlay() -> None:
     assert got[(r.API_MAX_REPLICAS, "warning")].endswith(">= 6")
 
 
+def durations(cfg: Config) -> dict[str, str]:
+    return {rule["alert"]: rule["for"] for g in alert_rules(cfg)["groups"] for rule in g["rules"]}
+
+
+def test_monitoring_thresholds_come_from_the_overlay() -> None:
+    cfg = Config.model_validate(
+        {
+            "alerts": {
+                "monitoring": {
+                    "configReloadFor": "20m",
+                    "ruleFailuresFor": "30m",
+                    "alertmanagerMissingFor": "3m",
+                    "notificationErrorRatio": 0.1,
+                    "notificationErrorsFor": "1h",
+                    "slackFailuresFor": "25m",
+                    "targetDownFor": "7m",
+                }
+            }
+        }
+    )
+    got, fors = exprs(cfg), durations(cfg)
+    assert got[(r.PROMETHEUS_NOTIFICATIONS_FAILING, "critical")].endswith("> 0.1")
+    assert fors == {
+        **durations(Config()),
+        r.PROMETHEUS_RELOAD_FAILED: "20m",
+        r.ALERTMANAGER_RELOAD_FAILED: "20m",
+        r.RULE_EVALUATION_FAILURES: "30m",
+        r.ALERTMANAGER_MISSING: "3m",
+        r.PROMETHEUS_NOTIFICATIONS_FAILING: "1h",
+        r.ALERTMANAGER_NOTIFICATIONS_FAILING: "25m",
+        r.MONITORING_TARGET_DOWN: "7m",
+    }
+    defaults = Config().alerts.monitoring
+    assert exprs(Config())[(r.PROMETHEUS_NOTIFICATIONS_FAILING, "critical")].endswith(
+        f"> {defaults.notification_error_ratio}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("group_interval", "window"), [("5m", "10m"), ("1m", "5m"), ("90s", "5m"), ("1h", "2h")]
+)
+def test_slack_failure_window_spans_two_group_intervals(group_interval: str, window: str) -> None:
+    """A webhook that keeps failing fails once per group_interval (the group's retry): the
+    window must hold two of them, or the rate drops to 0 in between and `for` starts over."""
+    cfg = Config.model_validate({"alertmanager": {"groupInterval": group_interval}})
+    assert r.slack_failures_window(cfg) == window
+    expr = exprs(cfg)[(r.ALERTMANAGER_NOTIFICATIONS_FAILING, "critical")]
+    assert f'integration="slack"}}[{window}])) > 0' in expr
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(60, "1m"), (90, "90s"), (600, "10m"), (7200, "2h"), (86400, "1d")]
+)
+def test_duration_text(seconds: int, text: str) -> None:
+    assert r.duration_text(seconds) == text
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_target_down_watches_every_static_scrape_job(
+    generated: dict[str, Generated], env: str
+) -> None:
+    """The monitoring components are the static jobs of prometheus.yml; the API (its own down
+    alert) and cAdvisor are discovered. A static job added to scrape.py must be watched too."""
+    gen = generated[env]
+    static = [j["job_name"] for j in gen.prometheus["scrape_configs"] if "static_configs" in j]
+    assert static == list(r.MONITORING_JOBS) == [n.PROMETHEUS, n.ALERTMANAGER, n.GRAFANA]
+    down = next(a for a in gen.alerts() if a.name == r.MONITORING_TARGET_DOWN)
+    assert down.rule["expr"] == f'up{{job=~"{"|".join(static)}"}} == 0'
+
+
+JOB_MATCHER = re.compile(r'\bjob(=~?)"([^"]*)"')
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_job_a_rule_selects_is_a_scrape_job(
+    generated: dict[str, Generated], env: str
+) -> None:
+    """A rule that names a job nothing scrapes never fires: its series do not exist."""
+    gen = generated[env]
+    jobs = {j["job_name"] for j in gen.prometheus["scrape_configs"]}
+    selected: dict[str, set[str]] = {}
+    for alert in gen.alerts():
+        for op, value in JOB_MATCHER.findall(alert.rule["expr"]):
+            named = set(value.split("|")) if op == "=~" else {value}
+            assert named <= jobs, f"{alert.name}: {sorted(named - jobs)} is no scrape job"
+            selected.setdefault(alert.category, set()).update(named)
+    assert selected["monitoring"] == {n.PROMETHEUS, n.ALERTMANAGER, n.GRAFANA}
+
+
+def test_monitoring_alerts_are_single_level() -> None:
+    """Each monitoring alert has one severity: what delivery failures cost decides it."""
+    severities = {
+        (rule["alert"], rule["labels"]["severity"])
+        for g in alert_rules(Config())["groups"]
+        if g["name"] == "signal-harvester-monitoring"
+        for rule in g["rules"]
+    }
+    assert severities == {
+        (r.PROMETHEUS_RELOAD_FAILED, "warning"),
+        (r.RULE_EVALUATION_FAILURES, "warning"),
+        (r.ALERTMANAGER_MISSING, "critical"),
+        (r.PROMETHEUS_NOTIFICATIONS_FAILING, "critical"),
+        (r.ALERTMANAGER_RELOAD_FAILED, "warning"),
+        (r.ALERTMANAGER_NOTIFICATIONS_FAILING, "critical"),
+        (r.MONITORING_TARGET_DOWN, "warning"),
+    }
+
+
+def test_alertmanager_missing_says_where_to_see_it() -> None:
+    """Sent nowhere by definition: the description names Prometheus' own Alerts page."""
+
+    def description(cfg: Config) -> str:
+        rule = next(
+            x
+            for g in alert_rules(cfg)["groups"]
+            for x in g["rules"]
+            if x["alert"] == r.ALERTMANAGER_MISSING
+        )
+        text: str = rule["annotations"]["description"]
+        return text
+
+    assert "https://prometheus.signal-harvester.example.com/alerts" in description(Config())
+    hidden = Config.model_validate({"prometheus": {"ingress": {"enabled": False}}})
+    assert "kubectl port-forward -n signal-harvester svc/prometheus" in description(hidden)
+
+
 @pytest.mark.parametrize(
     ("alerts", "message"),
     [
@@ -253,6 +380,14 @@ def test_thresholds_come_from_the_overlay() -> None:
         ({"api": {"downFor": "two minutes"}}, "not a Prometheus duration"),
         ({"discovery": {"staleAfter": "30m"}}, "staleAfter 30m is under 1h"),
         ({"cache": {"hitRatio": 0.5}}, "Extra inputs are not permitted"),
+        (
+            {"monitoring": {"notificationErrorRatio": 1}},
+            "notificationErrorRatio 1.0 must be below 1",
+        ),
+        ({"monitoring": {"notificationErrorRatio": 0}}, "greater than 0"),
+        ({"monitoring": {"targetDownFor": "90s"}}, "targetDownFor 90s is under 2m"),
+        ({"monitoring": {"slackFailuresFor": "soon"}}, "not a Prometheus duration"),
+        ({"monitoring": {"reloadFor": "5m"}}, "Extra inputs are not permitted"),
     ],
 )
 def test_thresholds_are_validated(alerts: dict[str, Any], message: str) -> None:

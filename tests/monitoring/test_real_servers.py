@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from .servers import (
     post_alerts,
     prometheus_alertmanagers,
     prometheus_config_ok,
+    prometheus_metrics,
     prometheus_query,
     prometheus_rule_groups,
     recording_http_server,
@@ -51,6 +53,7 @@ from .servers import (
     running_prometheus,
     wait_until,
 )
+from .test_dashboards import ALERTMANAGER_SELF_METRICS, PROMETHEUS_SELF_METRICS
 from .test_routing import expected_receivers
 
 CLOSED = "127.0.0.1:1"
@@ -138,6 +141,60 @@ def test_every_rule_evaluates_without_error(stack: Stack) -> None:
     rules = wait_until(evaluated, what="every rule to be evaluated")
     errors = {x["name"]: x.get("lastError") for x in rules if x["health"] != "ok"}
     assert not errors
+
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ", re.M)
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def exposed(metrics_text: str) -> dict[str, set[tuple[tuple[str, str], ...]]]:
+    """The samples of a /metrics page: metric name -> the label sets of its series."""
+    series: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+    for name, labels in SAMPLE.findall(metrics_text):
+        series.setdefault(name, set()).add(tuple(LABEL.findall(labels)))
+    return series
+
+
+def test_prometheus_exposes_the_self_metrics_the_rules_read(stack: Stack) -> None:
+    """The monitoring rules' Prometheus metrics, with the labels they aggregate by, on the
+    real Prometheus' /metrics (the notification series exist once an Alertmanager is known)."""
+
+    def complete() -> dict[str, set[tuple[tuple[str, str], ...]]] | None:
+        series = exposed(prometheus_metrics(stack.prometheus))
+        return series if set(PROMETHEUS_SELF_METRICS) <= set(series) else None
+
+    series = wait_until(complete, what="every Prometheus self-metric on /metrics")
+    for name, labels in PROMETHEUS_SELF_METRICS.items():
+        assert {frozenset(k for k, _ in pairs) for pairs in series[name]} == {frozenset(labels)}
+    # rule_group is "<rule file>;<group name>", one per loaded group, this one included.
+    groups = {
+        dict(pairs)["rule_group"] for pairs in series["prometheus_rule_evaluation_failures_total"]
+    }
+    assert {g.rsplit(";", 1)[1] for g in groups} == {g["name"] for g in stack.gen.rules["groups"]}
+    assert all(g.endswith(f"/{RULES_FILE};" + g.rsplit(";", 1)[1]) for g in groups)
+
+
+def test_alertmanager_self_metrics_are_scraped_under_the_rules_job(stack: Stack) -> None:
+    """Alertmanager's metrics the rules read, as Prometheus scrapes them with the generated
+    job: the same name, the same `job` label, the labels the rules aggregate by, and a
+    series for the Slack integration."""
+    job = names.ALERTMANAGER
+
+    def scraped() -> dict[str, list[JSONDict]] | None:
+        got = {
+            name: prometheus_query(stack.prometheus, f'{name}{{job="{job}"}}')
+            for name in ALERTMANAGER_SELF_METRICS
+        }
+        return got if all(got.values()) else None
+
+    got = wait_until(scraped, what="Alertmanager's self-metrics in Prometheus")
+    for name, labels in ALERTMANAGER_SELF_METRICS.items():
+        label_sets = {frozenset(s["metric"]) - {"__name__", "job", "instance"} for s in got[name]}
+        assert label_sets == {frozenset(labels)}, name
+    integrations = {
+        s["metric"]["integration"] for s in got["alertmanager_notifications_failed_total"]
+    }
+    assert r.SLACK_INTEGRATION in integrations
 
 
 # --- Alertmanager -------------------------------------------------------------------------------
