@@ -9,9 +9,12 @@ Routing (first match wins unless `continue`):
 | category=discovery (warning, info) | slack-discovery                               |
 | category=llm (warning, info)       | slack-llm                                     |
 | anything else (warning, info)      | slack-warning (#signal-harvester-alerts), 30s |
+| category=monitoring, critical too  | also slack-warning (a second webhook)         |
 
 A discovery or LLM critical pages the critical channel and also reaches the team channel
-that owns it, so its history stays in one place.
+that owns it, so its history stays in one place. A monitoring critical (Slack notifications
+failing, no Alertmanager) also goes to #signal-harvester-alerts: an alert about broken
+notifications must not depend on the one webhook that may be the broken one.
 
 "Anything else" is every category without a channel of its own (SHARED_CATEGORIES: api,
 database, cache, resources, monitoring) and any category this module does not know: such an
@@ -46,6 +49,8 @@ TEAM_CATEGORIES = ("discovery", "llm")
 # Every other category: its criticals go to slack-critical, its warnings and infos to
 # slack-warning (the root route), like an unknown category's.
 SHARED_CATEGORIES = tuple(c for c in CATEGORIES if c not in TEAM_CATEGORIES)
+# The pipeline's own alerts: its criticals reach the warnings channel as well.
+MONITORING = "monitoring"
 
 
 def receiver_name(channel_key: str) -> str:
@@ -90,6 +95,8 @@ def alertmanager_config(cfg: Config) -> dict[str, Any]:
         {"receiver": receiver_name(category), "matchers": [f'category="{category}"']}
         for category in TEAM_CATEGORIES
     ]
+    # Reached by monitoring criticals too (the critical route continues): a second webhook.
+    pipeline = {"receiver": receiver_name("warning"), "matchers": [f'category="{MONITORING}"']}
     muted = "|".join(MUTED_BY_API_DOWN)
     return {
         "route": {
@@ -98,7 +105,7 @@ def alertmanager_config(cfg: Config) -> dict[str, Any]:
             "group_wait": am.group_wait,
             "group_interval": am.group_interval,
             "repeat_interval": am.repeat_interval,
-            "routes": [critical, *teams],
+            "routes": [critical, *teams, pipeline],
         },
         "inhibit_rules": [
             {
