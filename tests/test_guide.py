@@ -9,10 +9,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Obj
+from tests.conftest import ENVS, Obj
 
 NS = "signal-harvester"
 Built = dict[tuple[str, str], Obj]
+
+
+@pytest.fixture(params=ENVS)
+def each(request: pytest.FixtureRequest, built: dict[str, Built]) -> Built:
+    """Every environment: the guide's names, labels, ports and wiring hold in all of them;
+    its numbers are prod's (dev and staging follow its cost advice)."""
+    return built[request.param]
 
 
 def container(deployment: Obj, name: str) -> Obj:
@@ -21,7 +28,7 @@ def container(deployment: Obj, name: str) -> Obj:
     )
 
 
-def test_everything_the_guide_names_exists_in_its_namespace(prod: Built) -> None:
+def test_everything_the_guide_names_exists_in_its_namespace(each: Built) -> None:
     expected = {
         ("Namespace", NS),
         ("Deployment", "signal-harvester-api"),
@@ -43,9 +50,9 @@ def test_everything_the_guide_names_exists_in_its_namespace(prod: Built) -> None
         ("Deployment", "grafana"),
         ("Deployment", "alertmanager"),
     }
-    assert expected <= prod.keys()
+    assert expected <= each.keys()
     cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
-    for (kind, name), obj in prod.items():
+    for (kind, name), obj in each.items():
         if kind not in cluster_scoped:
             assert obj["metadata"]["namespace"] == NS, f"{kind}/{name}"
 
@@ -74,8 +81,8 @@ def test_api_container_pods_and_labels(prod: Built) -> None:
     assert api["envFrom"] == [{"secretRef": {"name": "signal-harvester-api-keys"}}]
 
 
-def test_zero_downtime_rolling_update(prod: Built) -> None:
-    strategy = prod[("Deployment", "signal-harvester-api")]["spec"]["strategy"]
+def test_zero_downtime_rolling_update(each: Built) -> None:
+    strategy = each[("Deployment", "signal-harvester-api")]["spec"]["strategy"]
     assert strategy == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
@@ -109,13 +116,13 @@ def test_autoscaler_is_the_guides(prod: Built) -> None:
     assert "replicas" not in prod[("Deployment", "signal-harvester-api")]["spec"]
 
 
-def test_pod_security_context_is_the_guides(prod: Built) -> None:
-    pod = prod[("Deployment", "signal-harvester-api")]["spec"]["template"]["spec"]
+def test_pod_security_context_is_the_guides(each: Built) -> None:
+    pod = each[("Deployment", "signal-harvester-api")]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 1000
     assert pod["securityContext"]["fsGroup"] == 1000
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    api = container(prod[("Deployment", "signal-harvester-api")], "signal-harvester-api")
+    api = container(each[("Deployment", "signal-harvester-api")], "signal-harvester-api")
     assert api["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
@@ -128,12 +135,12 @@ def test_pod_security_context_is_the_guides(prod: Built) -> None:
         ("alertmanager", 9093),
     ],
 )
-def test_services_and_ports_for_port_forward(prod: Built, service: str, port: int) -> None:
+def test_services_and_ports_for_port_forward(each: Built, service: str, port: int) -> None:
     """`kubectl port-forward svc/<service> <port>:<port>` as in the guide's quick start."""
-    svc = prod[("Service", service)]
+    svc = each[("Service", service)]
     assert [p["port"] for p in svc["spec"]["ports"]] == [port]
     assert svc["spec"]["selector"] == {"app": service}
-    deployment = prod[("Deployment", service)]
+    deployment = each[("Deployment", service)]
     assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == service
     target = svc["spec"]["ports"][0]["targetPort"]
     assert target in [
@@ -163,15 +170,15 @@ def test_prometheus_retention_admin_api_and_paths(prod: Built) -> None:
     assert prod[("Deployment", "prometheus")]["spec"]["replicas"] == 1
 
 
-def test_prometheus_rbac(prod: Built) -> None:
-    binding = prod[("ClusterRoleBinding", "prometheus")]
+def test_prometheus_rbac(each: Built) -> None:
+    binding = each[("ClusterRoleBinding", "prometheus")]
     assert binding["roleRef"]["name"] == "prometheus"
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "prometheus", "namespace": NS}
     ]
-    pod = prod[("Deployment", "prometheus")]["spec"]["template"]["spec"]
+    pod = each[("Deployment", "prometheus")]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "prometheus"
-    rules = prod[("ClusterRole", "prometheus")]["rules"]
+    rules = each[("ClusterRole", "prometheus")]["rules"]
     assert any("pods" in r.get("resources", []) and "list" in r["verbs"] for r in rules)
 
 
@@ -202,9 +209,9 @@ def test_ingress_hosts_and_tls(prod: Built, name: str, host: str, port: int, sec
     assert backend == {"name": name, "port": {"number": port}}
 
 
-def test_api_network_policy_is_the_guides(prod: Built) -> None:
+def test_api_network_policy_is_the_guides(each: Built) -> None:
     """Ingress only from ingress-nginx and Prometheus; egress only DNS and HTTPS."""
-    spec = prod[("NetworkPolicy", "signal-harvester-api")]["spec"]
+    spec = each[("NetworkPolicy", "signal-harvester-api")]["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app": "signal-harvester-api"}}
     sources = [peer for rule in spec["ingress"] for peer in rule["from"]]
     assert sorted(map(str, sources)) == sorted(
@@ -224,16 +231,16 @@ def test_api_network_policy_is_the_guides(prod: Built) -> None:
     assert ports == [(53, "TCP"), (53, "UDP"), (443, "TCP")]
 
 
-def test_monitoring_configuration_is_wired(prod: Built) -> None:
+def test_monitoring_configuration_is_wired(each: Built) -> None:
     import yaml
 
-    config = yaml.safe_load(prod[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
+    config = yaml.safe_load(each[("ConfigMap", "prometheus-config")]["data"]["prometheus.yml"])
     api_job = next(j for j in config["scrape_configs"] if j["job_name"] == "signal-harvester-api")
     assert api_job["metrics_path"] == "/prometheus"
     assert api_job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": [NS]}}]
     jobs = {j["job_name"] for j in config["scrape_configs"]}
     assert {"prometheus", "alertmanager", "grafana"} <= jobs
-    routing = yaml.safe_load(prod[("ConfigMap", "alertmanager-config")]["data"]["alertmanager.yml"])
+    routing = yaml.safe_load(each[("ConfigMap", "alertmanager-config")]["data"]["alertmanager.yml"])
     channels = sorted(r["slack_configs"][0]["channel"] for r in routing["receivers"])
     assert channels == [
         "#signal-harvester-alerts",
@@ -242,7 +249,7 @@ def test_monitoring_configuration_is_wired(prod: Built) -> None:
         "#signal-harvester-llm",
     ]
     dashboards = {
-        k[1] for k in prod if k[0] == "ConfigMap" and k[1].startswith("grafana-dashboard-")
+        k[1] for k in each if k[0] == "ConfigMap" and k[1].startswith("grafana-dashboard-")
     }
     assert {
         "grafana-dashboard-signal-harvester-overview",
