@@ -244,3 +244,22 @@ def test_a_dotenv_with_placeholders_left_in_is_reported(tmp_path: Path) -> None:
     assert "warning: prod: .env: still the .env.example placeholder:" in result.stderr
     assert "signal-harvester-api-keys/X_BEARER_TOKEN" in result.stderr
     assert "OPENAI_API_KEY" not in result.stderr
+
+
+def test_an_environments_own_dotenv_wins(tmp_path: Path) -> None:
+    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    (tmp_path / ".env").write_text(
+        ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "shared-key-123")
+    )
+    (tmp_path / ".env.prod").write_text(
+        ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "prod-key-456")
+    )
+    result = harvester_gen("render", "--out", "build", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    def api_keys(env: str) -> str:
+        return (tmp_path / "build" / env / "secrets" / "signal-harvester-api-keys.env").read_text()
+
+    assert "HARVEST_API_KEY=prod-key-456\n" in api_keys("prod")
+    assert "HARVEST_API_KEY=shared-key-123\n" in api_keys("dev")
+    assert "secrets: from .env.prod" in result.stdout and "secrets: from .env\n" in result.stdout
