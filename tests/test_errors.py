@@ -77,6 +77,14 @@ CASES = {
         "api:\n  image:\n    repository: bwillia13x/signal-harvester\n    tag: latest\n",
         ["dev.yaml", "api.image bwillia13x/signal-harvester:latest is not pinned"],
     ),
+    "monitoring UIs open to the internet": (
+        "monitoringAuth:\n  enabled: false\n",
+        ["dev.yaml: monitoringAuth: the prometheus, grafana, alertmanager UIs would be open"],
+    ),
+    "not a network range": (
+        "monitoringAuth:\n  allowSourceRanges: [10.0.0.1/8]\n",
+        ["dev.yaml: monitoringAuth.allowSourceRanges.0:", "not a network address range"],
+    ),
     "sqlite on a network filesystem": (
         "api:\n  storage:\n    accessMode: ReadWriteMany\n",
         ["dev.yaml: api:", "SQLite over a network filesystem"],

@@ -44,7 +44,13 @@ def overlays(draw: st.DrawFn) -> dict[str, Any]:
         "namespace": draw(st.sampled_from(["signal-harvester", "sh-dev", "harvester"])),
         "domain": f"{draw(label)}.example.com",
         "ingress": {"tls": draw(st.booleans())},
-        "monitoringAuth": {"enabled": draw(st.booleans())},
+        "monitoringAuth": {
+            "enabled": draw(st.booleans()),
+            # Without basic auth the UIs need an allowlist (or no ingress): see the rule.
+            "allowSourceRanges": draw(
+                st.sampled_from([[], ["10.0.0.0/8"], ["192.0.2.0/24", "10.0.0.0/8"]])
+            ),
+        },
         "secrets": {"source": draw(st.sampled_from(["env-file", "external"]))},
         "api": {
             "autoscaling": {
@@ -70,6 +76,9 @@ def overlays(draw: st.DrawFn) -> dict[str, Any]:
         "grafana": {"ingress": {"enabled": draw(st.booleans())}},
         "alertmanager": {"ingress": {"enabled": draw(st.booleans())}},
     }
+    auth = overlay["monitoringAuth"]
+    if not auth["enabled"] and not auth["allowSourceRanges"]:
+        auth["allowSourceRanges"] = ["10.0.0.0/8"]
     if draw(st.booleans()):
         overlay["api"]["settings"] = {"feature": {"enabled": draw(st.booleans())}}
     return overlay
@@ -121,6 +130,11 @@ invalid_changes = st.sampled_from(
         {"grafana": {"unknown": 1}},
         {"api": []},
         {"ingress": {"className": ""}},
+        {
+            "monitoringAuth": {"enabled": False, "allowSourceRanges": []},
+            "grafana": {"ingress": {"enabled": True}},
+        },
+        {"monitoringAuth": {"allowSourceRanges": ["300.0.0.0/8"]}},
     ]
 )
 

@@ -104,6 +104,13 @@ def test_monitoring_uis_need_basic_auth_in_prod(built: dict[str, Built]) -> None
     assert "nginx.ingress.kubernetes.io/auth-type" not in api, "the API authenticates with its key"
 
 
+def test_monitoring_uis_in_dev_only_from_the_private_network(built: dict[str, Built]) -> None:
+    for name in ("prometheus", "grafana", "alertmanager"):
+        annotations = built["dev"][("Ingress", name)]["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] == "10.0.0.0/8"
+        assert "nginx.ingress.kubernetes.io/auth-type" not in annotations
+
+
 def test_disruption_budget_never_blocks_every_eviction(built: dict[str, Built]) -> None:
     for objects in built.values():
         pdb = objects[("PodDisruptionBudget", "signal-harvester-api")]["spec"]

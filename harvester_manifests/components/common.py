@@ -138,14 +138,17 @@ Exposed = Literal["api", "prometheus", "grafana", "alertmanager"]
 
 
 def ingresses(cfg: Config, exposed: Exposed, name: str, port: int, tls_secret: str) -> list[Obj]:
-    """The component's Ingress at its host (none when disabled); the monitoring UIs get basic
-    auth when monitoringAuth is on, the API authenticates with its own key."""
+    """The component's Ingress at its host (none when disabled). The monitoring UIs get basic
+    auth and/or a source allowlist (monitoringAuth); the API authenticates with its own key."""
     if not getattr(cfg, exposed).ingress.enabled:
         return []
     host = cfg.host(exposed)
     annotations: dict[str, str] = {}
     if cfg.ingress.tls:
         annotations["cert-manager.io/cluster-issuer"] = cfg.ingress.cluster_issuer
+    ranges = cfg.monitoring_auth.allow_source_ranges
+    if exposed != "api" and ranges:
+        annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = ",".join(ranges)
     if exposed != "api" and cfg.monitoring_auth.enabled:
         annotations.update(
             {

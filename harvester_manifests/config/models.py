@@ -7,9 +7,10 @@ Cross-field rules live here as model validators whose messages say what to chang
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.quantity import Quantity, parse_quantity
@@ -138,11 +139,27 @@ class ClusterSettings(Model):
     node_memory: Quantity = "8Gi"
 
 
-class BasicAuth(Model):
-    """HTTP basic auth in front of the monitoring UIs (htpasswd line from the .env)."""
+def _check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network address range ({exc})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+
+
+class MonitoringAuth(Model):
+    """Who may reach the Prometheus, Grafana and Alertmanager UIs through their Ingresses.
+
+    HTTP basic auth (an htpasswd line from the .env), a source-address allowlist, or both.
+    A monitoring UI with an Ingress and neither is refused: it would be open to the internet.
+    """
 
     enabled: bool = True
     realm: str = Field(default="Signal Harvester monitoring", pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
+    allow_source_ranges: tuple[Cidr, ...] = ()
 
 
 class Secrets(Model):
@@ -323,7 +340,7 @@ class Config(Model):
     ingress: IngressSettings = IngressSettings()
     cluster: ClusterSettings = ClusterSettings()
     secrets: Secrets = Secrets()
-    monitoring_auth: BasicAuth = BasicAuth()
+    monitoring_auth: MonitoringAuth = MonitoringAuth()
     runbook_base_url: str = Field(
         default="https://runbooks.signal-harvester.example.com",
         pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$",
@@ -351,6 +368,23 @@ class Config(Model):
                     f"{node} (cluster.node{kind.capitalize()}): lower the replicas or the "
                     "request, or use database.mode postgres so replicas can spread"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _monitoring_uis_not_open(self) -> Config:
+        auth = self.monitoring_auth
+        if auth.enabled or auth.allow_source_ranges:
+            return self
+        exposed = [
+            c for c in ("prometheus", "grafana", "alertmanager") if getattr(self, c).ingress.enabled
+        ]
+        if exposed:
+            raise ValueError(
+                f"monitoringAuth: the {', '.join(exposed)} UI{'s' if len(exposed) > 1 else ''} "
+                "would be open to the internet: "
+                "enable basic auth (monitoringAuth.enabled), set monitoringAuth.allowSourceRanges, "
+                "or disable their ingress and use kubectl port-forward"
+            )
         return self
 
     @model_validator(mode="after")
