@@ -134,6 +134,11 @@ class Level:
     duration: str
 
 
+def levels(warning: float, critical: float, duration: str) -> tuple[Level, Level]:
+    """The two levels of an alert whose critical shares its name (so it mutes the warning)."""
+    return Level("warning", warning, duration), Level("critical", critical, duration)
+
+
 def _alert(
     cfg: Config,
     name: str,
@@ -175,10 +180,7 @@ def _api_rules(cfg: Config) -> list[dict[str, Any]]:
             f"{cfg.api.port} for {t.down_for}, or no API pod is running.",
         )
     ]
-    for level in (
-        Level("warning", t.error_rate_warning, t.error_rate_for),
-        Level("critical", t.error_rate_critical, t.error_rate_for),
-    ):
+    for level in levels(t.error_rate_warning, t.error_rate_critical, t.error_rate_for):
         rules.append(
             _alert(
                 cfg,
@@ -195,10 +197,7 @@ def _api_rules(cfg: Config) -> list[dict[str, Any]]:
                 f"(threshold {percent(level.threshold)} for {level.duration}).",
             )
         )
-    for level in (
-        Level("warning", t.latency_p95_seconds, t.latency_for),
-        Level("critical", t.latency_p95_critical_seconds, t.latency_for),
-    ):
+    for level in levels(t.latency_p95_seconds, t.latency_p95_critical_seconds, t.latency_for):
         rules.append(
             _alert(
                 cfg,
@@ -254,10 +253,7 @@ def _database_rules(cfg: Config) -> list[dict[str, Any]]:
     if cfg.api.database.mode == "sqlite":
         size = cfg.api.storage.size
         volume = number(float(parse_quantity(size)))
-        for level in (
-            Level("warning", t.size_warning_ratio, t.size_for),
-            Level("critical", t.size_critical_ratio, t.size_for),
-        ):
+        for level in levels(t.size_warning_ratio, t.size_critical_ratio, t.size_for):
             rules.append(
                 _alert(
                     cfg,
@@ -310,10 +306,7 @@ def _discovery_rules(cfg: Config) -> list[dict[str, Any]]:
     job = f'job="{API_JOB}"'
     window = t.error_window
     rules: list[dict[str, Any]] = []
-    for level in (
-        Level("warning", t.error_ratio_warning, t.error_for),
-        Level("critical", t.error_ratio_critical, t.error_for),
-    ):
+    for level in levels(t.error_ratio_warning, t.error_ratio_critical, t.error_for):
         rules.append(
             _alert(
                 cfg,
@@ -359,10 +352,7 @@ def _llm_rules(cfg: Config) -> list[dict[str, Any]]:
     t = cfg.alerts.llm
     job = f'job="{API_JOB}"'
     rules: list[dict[str, Any]] = []
-    for level in (
-        Level("warning", t.error_rate_warning, t.error_rate_for),
-        Level("critical", t.error_rate_critical, t.error_rate_for),
-    ):
+    for level in levels(t.error_rate_warning, t.error_rate_critical, t.error_rate_for):
         rules.append(
             _alert(
                 cfg,
@@ -473,10 +463,7 @@ def _resource_rules(cfg: Config) -> list[dict[str, Any]]:
             "the CPU limit is too low for the load.",
         )
     )
-    for level in (
-        Level("warning", t.memory_warning_ratio, t.memory_for),
-        Level("critical", t.memory_critical_ratio, t.memory_for),
-    ):
+    for level in levels(t.memory_warning_ratio, t.memory_critical_ratio, t.memory_for):
         rules.append(
             _alert(
                 cfg,
