@@ -20,6 +20,14 @@ def harvester_gen(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedPr
     )
 
 
+def render_overlays(
+    config_dir: Path, env: str, out: Path, env_file: Path = ENV_EXAMPLE
+) -> subprocess.CompletedProcess[str]:
+    return harvester_gen(
+        "render", "--env", env, "--config-dir", config_dir, "--env-file", env_file, "--out", out
+    )
+
+
 def snapshot(directory: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(directory)): p.read_bytes()
@@ -105,17 +113,7 @@ def test_bad_overlay(case: str, out: Path, write_overlay: Callable[[str, str], P
     text, expected = CASES[case]
     config_dir = write_overlay("dev", text)
     before = snapshot(out)
-    result = harvester_gen(
-        "render",
-        "--env",
-        "dev",
-        "--config-dir",
-        config_dir,
-        "--env-file",
-        ENV_EXAMPLE,
-        "--out",
-        out,
-    )
+    result = render_overlays(config_dir, "dev", out)
     assert_input_error(result, out, before, *expected)
 
 
@@ -125,17 +123,7 @@ def test_every_problem_is_reported_at_once(
     write_overlay("dev", "api:\n  port: 0\n  logLevel: LOUD\n")
     config_dir = write_overlay("staging", "domain: -bad-\n")
     before = snapshot(out)
-    result = harvester_gen(
-        "render",
-        "--env",
-        "all",
-        "--config-dir",
-        config_dir,
-        "--env-file",
-        ENV_EXAMPLE,
-        "--out",
-        out,
-    )
+    result = render_overlays(config_dir, "all", out)
     lines = assert_input_error(
         result, out, before, "api.port", "api.logLevel", "staging.yaml: domain"
     )
@@ -175,17 +163,7 @@ def test_malformed_env_line(tmp_path: Path, out: Path) -> None:
 def test_postgres_needs_database_url(out: Path, write_overlay: Callable[[str, str], Path]) -> None:
     config_dir = write_overlay("dev", "api:\n  database:\n    mode: postgres\n")
     before = snapshot(out)
-    result = harvester_gen(
-        "render",
-        "--env",
-        "dev",
-        "--config-dir",
-        config_dir,
-        "--env-file",
-        ENV_EXAMPLE,
-        "--out",
-        out,
-    )
+    result = render_overlays(config_dir, "dev", out)
     assert_input_error(result, out, before, "DATABASE_URL: missing")
 
 
@@ -198,9 +176,7 @@ def test_secret_value_in_overlay_is_refused(
     )
     config_dir = write_overlay("dev", "# old key: sk-live-0123456789\n")
     before = snapshot(out)
-    result = harvester_gen(
-        "render", "--env", "dev", "--config-dir", config_dir, "--env-file", env_file, "--out", out
-    )
+    result = render_overlays(config_dir, "dev", out, env_file)
     assert_input_error(result, out, before, "dev.yaml", "secret value")
 
 
