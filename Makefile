@@ -1,6 +1,11 @@
-# harvester-manifests: every target a newcomer would guess.
+# harvester-manifests: every target a newcomer would guess, each building only what it uses.
 # Go tools are built with `go install module/cmd@version` into bin/ (gitignored);
-# each mk/*.mk file pins its tools and appends the files it produces to TOOLS.
+# each mk/*.mk file pins its tools and appends the files it produces to TOOLS, and, when
+# `harvester-gen validate` needs them (kustomize, kubeconform, the schemas), to
+# VALIDATE_TOOLS as well:
+#   render   -> the runtime virtualenv only (`pip install -e .`: seconds, no Go)
+#   validate -> that, plus VALIDATE_TOOLS
+#   test/e2e -> the dev virtualenv plus every TOOLS (which includes VALIDATE_TOOLS)
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,20 +27,30 @@ export GOTOOLCHAIN := local
 export GOFLAGS := -buildvcs=false
 export GOBIN := $(BIN)
 
+# Two stamps for one .venv: the runtime dependencies (what render needs), then the dev
+# extra on top (pytest, mypy, ruff, kubernetes-validate). Defined before the mk files,
+# which may name them as prerequisites.
+VENV_RUNTIME := $(VENV)/.installed-runtime
+VENV_STAMP   := $(VENV)/.installed
+PIP          := $(VENV)/bin/pip install --quiet --disable-pip-version-check
+
 TOOLS :=
+VALIDATE_TOOLS :=
 
 include $(sort $(wildcard mk/*.mk))
-
-VENV_STAMP := $(VENV)/.installed
 
 .PHONY: help setup tools render validate test lint bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml
+$(VENV_RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) -e .
+	touch $@
+
+$(VENV_STAMP): $(VENV_RUNTIME)
+	$(PIP) -e '.[dev]'
 	touch $@
 
 setup: $(VENV_STAMP) tools ## virtualenv in .venv, editable install, pinned tools in bin/ (idempotent)
@@ -46,10 +61,10 @@ tools: $(TOOLS) ## build the pinned Go tools into bin/
 # renders real values, which stay in gitignored build/*/secrets/*.env files.
 ENV_FILE ?= .env.example
 
-render: setup ## render every environment into build/
+render: $(VENV_RUNTIME) ## render every environment into build/ (needs only the runtime venv)
 	$(GEN) render --env all --env-file $(ENV_FILE)
 
-validate: setup ## kustomize build + kubeconform -strict of every environment, every Kubernetes version
+validate: $(VENV_RUNTIME) $(VALIDATE_TOOLS) ## kustomize build + kubeconform -strict of every environment, every Kubernetes version
 	$(GEN) validate --env all
 
 test: setup lint ## lint, then the whole test suite (what CI runs)
@@ -60,7 +75,7 @@ lint: $(VENV_STAMP) ## mypy --strict and ruff
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: setup ## render speed against one kustomize build, side by side
+bench: $(VENV_RUNTIME) ## render speed against one kustomize build, side by side
 	$(PY) tools/bench.py
 
 clean: ## remove the virtualenv, tools and caches (build/ is committed and stays)

@@ -90,12 +90,23 @@ K8S_VALIDATE_VERSION := $(shell sed -n 's/^ *"kubernetes-validate==\([^"]*\)".*/
 K8S_SCHEMAS       := $(CACHE)/k8s-schemas
 K8S_SCHEMAS_STAMP := $(K8S_SCHEMAS)/.built-kubernetes-validate-$(K8S_VALIDATE_VERSION)
 
-$(K8S_SCHEMAS_STAMP): $(ROOT)/tools/k8s_schemas.py | $(VENV)/.installed
+# The script reads the schemas out of the kubernetes-validate package: `make validate`
+# installs just that package into the runtime venv (the dev extra pins the same version),
+# so validating needs neither pytest nor mypy.
+K8S_VALIDATE_PKG := $(VENV)/.installed-kubernetes-validate-$(K8S_VALIDATE_VERSION)
+$(K8S_VALIDATE_PKG): $(VENV_RUNTIME)
+	$(PIP) 'kubernetes-validate==$(K8S_VALIDATE_VERSION)'
+	@touch $@
+
+$(K8S_SCHEMAS_STAMP): $(ROOT)/tools/k8s_schemas.py | $(K8S_VALIDATE_PKG)
 	$(PY) $(ROOT)/tools/k8s_schemas.py --out $(K8S_SCHEMAS) \
 		--require-package-version $(K8S_VALIDATE_VERSION)
 	@touch $@
 
 MANIFEST_TOOLS := $(BIN)/kustomize $(BIN)/kubeconform $(BIN)/kube-score $(BIN)/kube-linter
+# `harvester-gen validate` runs kustomize and kubeconform against the schemas; the
+# linters are for the tests only.
+VALIDATE_TOOLS += $(BIN)/kustomize $(BIN)/kubeconform $(K8S_SCHEMAS_STAMP)
 TOOLS += $(MANIFEST_TOOLS) $(K8S_SCHEMAS_STAMP)
 
 # The same targets by their relative names: `make bin/kubeconform`.
