@@ -34,7 +34,7 @@ from tests.conftest import ENVS
 from .generated import DASHBOARDS, Generated, expect_ok, promtool, write_yaml
 from .servers import prometheus_parse_query
 
-# The app contract's metric table (shared/spec/app-contract.md), histograms with their series.
+# The Signal Harvester app contract's metric table, histograms with their series.
 APP_METRICS = {
     "http_requests_total",
     "http_requests_in_progress",
