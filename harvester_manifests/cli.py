@@ -147,3 +147,32 @@ def schema() -> None:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "harvester-gen overlay"
     click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument(
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    required=False,
+)
+def init(directory: Path) -> None:
+    """Start a GitOps repository in DIRECTORY (default: here): overlays, .env.example, README.
+
+    Never overwrites: when any of the files exists, nothing is written (exit 2).
+    """
+    from harvester_manifests.scaffold import init_project
+
+    try:
+        written = init_project(directory)
+    except InputError as exc:
+        _fail_input(exc)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILURE)
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(
+        "next: cp .env.example .env (fill in the values), harvester-gen render --env all, "
+        "kubectl apply -k build/prod"
+    )
