@@ -176,3 +176,81 @@ def init(directory: Path) -> None:
         "next: cp .env.example .env (fill in the values), harvester-gen render --env all, "
         "kubectl apply -k build/prod"
     )
+
+
+@main.command()
+@env_option
+@config_dir_option
+@out_option
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Secret values, as for render. They are compared, never printed.",
+)
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Compare with the live cluster instead (kubectl diff --server-side -k).",
+)
+@click.option("--kubectl", default="kubectl", show_default=True, help="kubectl for --cluster.")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="kubeconfig for --cluster (default: kubectl's).",
+)
+def diff(
+    env: str,
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None,
+    cluster: bool,
+    kubectl: str,
+    kubeconfig: Path | None,
+) -> None:
+    """Show what a render of ENV would change in OUT (or in the cluster), object by object.
+
+    Exit codes as diff(1): 0 no change, 1 changes, 2 bad input or trouble.
+    Secret values are never printed.
+    """
+    from harvester_manifests import diff as differ
+    from harvester_manifests.clusterdiff import diff_against_cluster
+    from harvester_manifests.render import plan
+
+    try:
+        envs = resolve_environments(env, config_dir)
+        planned = plan(envs, config_dir, out, env_file, Path())
+    except InputError as exc:
+        _fail_input(exc)
+    except RenderError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    for warning in planned.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if cluster:
+        try:
+            results = diff_against_cluster(planned.files, envs, kubectl, kubeconfig)
+        except ToolError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        for live in results:
+            click.echo(f"{live.env}: {'changes' if live.changed else 'no changes'}")
+            if live.output:
+                click.echo(live.output, nl=False)
+        sys.exit(1 if any(r.changed for r in results) else 0)
+    if out.exists() and not out.is_dir():
+        click.echo(f"error: {out}: exists and is not a directory", err=True)
+        sys.exit(EXIT_INPUT)
+    try:
+        on_disk = differ.read_output(out)
+    except OSError as exc:
+        click.echo(f"error: {out}: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    changes = differ.compare(on_disk, planned.files, None if env == "all" else envs)
+    if not changes.changed:
+        click.echo(f"no changes: {out} is what a render of {env} writes")
+        return
+    for line in differ.report(changes):
+        click.echo(line)
+    sys.exit(1)

@@ -1,0 +1,61 @@
+"""`kubectl diff --server-side -k` of a render against a live cluster, from a temporary copy.
+
+The planned files are written into a private temporary directory (secret env files 0600),
+each environment is diffed by the cluster itself, and the directory is removed. kubectl masks
+Secret values in its output.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harvester_manifests.errors import ToolError
+from harvester_manifests.kustomize import Files
+
+
+@dataclass(frozen=True)
+class ClusterDiff:
+    env: str
+    changed: bool
+    output: str  # kubectl's unified diff, Secret values masked by kubectl
+
+
+def write_files(directory: Path, files: Files) -> None:
+    for relative, content in sorted(files.items()):
+        target = directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+        if target.suffix == ".env":
+            target.chmod(0o600)
+
+
+def diff_against_cluster(
+    files: Files, envs: list[str], kubectl: str = "kubectl", kubeconfig: Path | None = None
+) -> list[ClusterDiff]:
+    """Each environment of the planned `files` diffed by the cluster (server-side)."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="harvester-gen-diff-") as tmp:
+        out = Path(tmp) / "build"
+        write_files(out, files)
+        for env in envs:
+            command = [kubectl, "diff", "--server-side", "-k", str(out / env)]
+            if kubeconfig is not None:
+                command.insert(1, f"--kubeconfig={kubeconfig}")
+            try:
+                result = subprocess.run(
+                    command, capture_output=True, text=True, check=False, timeout=300
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ToolError(f"{kubectl}: {exc}") from None
+            # kubectl diff: 0 no differences, 1 differences, anything else an error.
+            if result.returncode not in (0, 1):
+                detail = result.stderr.strip().replace(str(out), "<render>")
+                raise ToolError(
+                    f"kubectl diff of {env} failed (exit {result.returncode}): {detail}"
+                )
+            output = result.stdout.replace(str(out), "<render>")
+            results.append(ClusterDiff(env, result.returncode == 1, output))
+    return results
