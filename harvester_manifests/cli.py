@@ -242,6 +242,9 @@ def diff(
     if out.exists() and not out.is_dir():
         click.echo(f"error: {out}: exists and is not a directory", err=True)
         sys.exit(EXIT_INPUT)
+    if out.is_dir() and any(out.iterdir()) and not (out / "base" / "kustomization.yaml").exists():
+        click.echo(f"error: {out}: exists and is not a harvester-gen output", err=True)
+        sys.exit(EXIT_INPUT)
     try:
         on_disk = differ.read_output(out)
     except OSError as exc:

@@ -70,7 +70,7 @@ def test_schema_is_the_overlay_format() -> None:
     assert "autoscaling" in api and "logLevel" in api, "keys are camelCase, as in the overlays"
 
 
-@pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"], ["init"], ["diff"]])
 def test_help(command: list[str]) -> None:
     result = harvester_gen(*command, "--help")
     assert result.returncode == 0

@@ -172,6 +172,16 @@ def test_nothing_rendered_yet_is_all_added(project: Path) -> None:
     assert result.stdout.startswith("prod: environment added (41 objects)\n")
 
 
+def test_an_output_that_is_not_a_render_is_bad_input(project: Path) -> None:
+    (project / "elsewhere").mkdir()
+    (project / "elsewhere" / "notes.txt").write_text("mine\n")
+    result = diff(project, "--env", "prod", "--out", "elsewhere")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: elsewhere: exists and is not a harvester-gen output\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "overlay", "expected"),
     [
