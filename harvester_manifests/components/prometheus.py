@@ -26,7 +26,7 @@ from harvester_manifests.components.common import (
 )
 from harvester_manifests.components.reloader import reloader_container
 from harvester_manifests.config.models import Config, Probe
-from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from harvester_manifests.monitoring.rules import rule_files
 from harvester_manifests.monitoring.scrape import CONFIG_DIR, prometheus_config
 from harvester_manifests.yamlio import dump
 
@@ -52,7 +52,10 @@ def build(cfg: Config) -> list[Obj]:
             CONFIG,
             names.PROMETHEUS,
             COMPONENT,
-            {"prometheus.yml": dump(prometheus_config(cfg)), RULES_FILE: dump(alert_rules(cfg))},
+            {
+                "prometheus.yml": dump(prometheus_config(cfg)),
+                **{name: dump(rules) for name, rules in rule_files(cfg).items()},
+            },
         ),
         pvc(cfg, DATA, names.PROMETHEUS, COMPONENT, prom.storage),
         deployment(cfg),

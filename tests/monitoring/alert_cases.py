@@ -718,7 +718,7 @@ def _monitoring_scenarios(cfg: Config) -> list[Scenario]:
             Scenario(alert, "every reload succeeded", [(series, f"1x{reload_for + 15}")], end, []),
         ]
 
-    rule_group = f"/etc/prometheus/{r.RULES_FILE};{names.PART_OF}-api"
+    rule_group = f"/etc/prometheus/{names.PART_OF}-api{r.RULES_SUFFIX};{names.PART_OF}-api"
     failures = _series(
         "prometheus_rule_evaluation_failures_total", **prometheus, rule_group=rule_group
     )

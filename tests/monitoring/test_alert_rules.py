@@ -14,17 +14,17 @@ from pydantic import ValidationError
 from harvester_manifests import names as n
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import rules as r
-from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from harvester_manifests.monitoring.rules import RULES_SUFFIX, alert_rules
 from tests.conftest import ENVS
 
 from .alert_cases import Fires, Scenario, scenarios
-from .generated import AlertRule, Generated, expect_ok, promtool, write, write_yaml
+from .generated import AlertRule, Generated, expect_ok, promtool, write_yaml
 
 TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+))\s*\}\}")
 
 
 def render(text: str, labels: dict[str, str], value: str | None) -> str:
-    """Prometheus' rendering of the template forms the rules use (rules.py's docstring)."""
+    """Prometheus' rendering of the template forms the rules use (the rules package's docstring)."""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(1):
@@ -51,11 +51,13 @@ def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tu
     return {"fired": fired, "silent": silent}
 
 
-def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]]:
-    """One promtool test document per scenario step (its evaluation interval)."""
+def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """One promtool test document per rule group and scenario step (its evaluation interval):
+    each group's cases run against that group's file alone."""
     by_key = {(a.name, a.severity): a for a in gen.alerts()}
     names = {a.name for a in gen.alerts()}
-    documents: dict[int, dict[str, Any]] = {}
+    group_of = {a.name: a.group for a in gen.alerts()}
+    documents: dict[tuple[str, int], dict[str, Any]] = {}
     for case in scenarios(gen.cfg):
         if case.alert not in names:
             continue  # an alert this environment does not have (see the existence test)
@@ -73,9 +75,14 @@ def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]
                 }
             )
         step = f"{case.step_minutes}m"
+        group = group_of[case.alert]
         document = documents.setdefault(
-            case.step_minutes,
-            {"rule_files": [str(rules_path)], "evaluation_interval": step, "tests": []},
+            (group, case.step_minutes),
+            {
+                "rule_files": [str(rules_dir / f"{group}{RULES_SUFFIX}")],
+                "evaluation_interval": step,
+                "tests": [],
+            },
         )
         document["tests"].append(
             {
@@ -127,11 +134,15 @@ def test_promtool_unit_tests_fire_and_stay_silent(
     generated: dict[str, Generated], env: str, tmp_path: Path
 ) -> None:
     gen = generated[env]
-    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
-    documents = promtool_tests(gen, rules_path)
+    gen.write_rules(tmp_path)
+    documents = promtool_tests(gen, tmp_path)
     groups = sum(len(d["tests"]) for d in documents.values())
     assert groups >= 2 * len({a.name for a in gen.alerts()})
-    files = [write_yaml(tmp_path / f"tests-{step}m.yaml", d) for step, d in documents.items()]
+    assert {group for group, _ in documents} == {g["name"] for g in gen.rules["groups"]}
+    files = [
+        write_yaml(tmp_path / f"tests-{group}-{step}m.yaml", d)
+        for (group, step), d in documents.items()
+    ]
     out = expect_ok(promtool("test", "rules", *files))
     assert out.count("SUCCESS") == len(files)
 
@@ -141,8 +152,8 @@ def test_promtool_unit_tests_catch_a_wrong_expectation(
 ) -> None:
     """A firing case turned silent must fail: the unit tests really assert."""
     gen = generated["prod"]
-    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
-    document = promtool_tests(gen, rules_path)[1]
+    gen.write_rules(tmp_path)
+    document = promtool_tests(gen, tmp_path)[("signal-harvester-api", 1)]
     first = document["tests"][0]
     assert first["alert_rule_test"][0]["exp_alerts"], "the first scenario should fire"
     first["alert_rule_test"][0]["exp_alerts"] = []
