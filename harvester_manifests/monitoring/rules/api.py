@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import (
     Rule,
     alert,
@@ -11,7 +12,6 @@ from harvester_manifests.monitoring.rules.common import (
     percent,
     seconds_text,
 )
-from harvester_manifests.monitoring.scrape import API_JOB
 
 API_DOWN = "SignalHarvesterApiDown"
 API_ERROR_RATE = "SignalHarvesterApiHighErrorRate"
@@ -25,13 +25,11 @@ MUTED_BY_API_DOWN = (API_ERROR_RATE, API_LATENCY)
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.api
-    job = f'job="{API_JOB}"'
-    requests = f"sum(rate(http_requests_total{{{job}}}[5m]))"
     rules = [
         alert(
             cfg,
             API_DOWN,
-            f"sum(up{{{job}}}) == 0 or absent(up{{{job}}})",
+            f"{q.API_PODS_UP} == 0 or absent({q.API_UP})",
             t.down_for,
             "critical",
             "api",
@@ -45,10 +43,9 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 API_ERROR_RATE,
-                f'sum(rate(http_requests_total{{{job},status=~"5.."}}[5m]))\n'
-                f"  / {requests}\n"
+                f"{q.error_ratio('5m')}\n"
                 f"  > {number(level.threshold)}\n"
-                f"and on () {requests} > {number(t.error_rate_min_requests_per_second)}",
+                f"and on () {q.requests('5m')} > {number(t.error_rate_min_requests_per_second)}",
                 level.duration,
                 level.severity,
                 "api",
@@ -62,9 +59,7 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 API_LATENCY,
-                "histogram_quantile(0.95,\n"
-                f"  sum by (le) (rate(http_request_duration_seconds_bucket{{{job}}}[5m]))\n"
-                f") > {number(level.threshold)}",
+                f"{q.latency('0.95', '5m')} > {number(level.threshold)}",
                 level.duration,
                 level.severity,
                 "api",
@@ -77,8 +72,7 @@ def rules(cfg: Config) -> list[Rule]:
         alert(
             cfg,
             API_SATURATED,
-            f"sum by (namespace, pod) (http_requests_in_progress{{{job}}})"
-            f" > {number(t.in_progress_per_pod)}",
+            f"{q.in_progress('namespace, pod')} > {number(t.in_progress_per_pod)}",
             t.saturation_for,
             "warning",
             "api",
@@ -93,7 +87,7 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 API_MAX_REPLICAS,
-                f"count(up{{{job}}}) >= {autoscaling.max_replicas}",
+                f"count({q.API_UP}) >= {autoscaling.max_replicas}",
                 t.max_replicas_for,
                 "warning",
                 "api",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from harvester_manifests.config.alerts import duration_seconds
 from harvester_manifests.config.models import Config
 from harvester_manifests.config.quantity import parse_quantity
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import (
     Rule,
     alert,
@@ -13,7 +14,6 @@ from harvester_manifests.monitoring.rules.common import (
     percent,
     seconds_text,
 )
-from harvester_manifests.monitoring.scrape import API_JOB
 
 DB_SIZE = "SignalHarvesterDatabaseVolumeFilling"
 DB_GROWTH = "SignalHarvesterDatabaseFillsVolumeSoon"
@@ -22,7 +22,6 @@ DB_SLOW_QUERIES = "SignalHarvesterDatabaseSlowQueries"
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.database
-    job = f'job="{API_JOB}"'
     rules: list[Rule] = []
     if cfg.api.database.mode == "sqlite":
         size = cfg.api.storage.size
@@ -32,7 +31,7 @@ def rules(cfg: Config) -> list[Rule]:
                 alert(
                     cfg,
                     DB_SIZE,
-                    f"max(db_size_bytes{{{job}}}) / {volume} > {number(level.threshold)}",
+                    f"{q.DB_SIZE} / {volume} > {number(level.threshold)}",
                     level.duration,
                     level.severity,
                     "database",
@@ -46,8 +45,7 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 DB_GROWTH,
-                f"max(predict_linear(db_size_bytes{{{job}}}[{t.growth_window}], {horizon}))"
-                f" > {volume}",
+                f"max(predict_linear({q.DB_SIZE_BYTES}[{t.growth_window}], {horizon})) > {volume}",
                 t.growth_for,
                 "warning",
                 "database",
@@ -60,10 +58,7 @@ def rules(cfg: Config) -> list[Rule]:
         alert(
             cfg,
             DB_SLOW_QUERIES,
-            "histogram_quantile(0.95,\n"
-            "  sum by (le, query_type) "
-            f"(rate(db_query_duration_seconds_bucket{{{job}}}[5m]))\n"
-            f") > {number(t.query_p95_seconds)}",
+            f"{q.db_query_p95('5m')} > {number(t.query_p95_seconds)}",
             t.query_for,
             "warning",
             "database",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from harvester_manifests.config.alerts import duration_seconds
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import Rule, alert, levels, number, percent
-from harvester_manifests.monitoring.scrape import API_JOB
 
 PIPELINE_FAILING = "SignalHarvesterDiscoveryPipelineFailing"
 PIPELINE_STALE = "SignalHarvesterDiscoveryPipelineStale"
@@ -13,7 +13,6 @@ PIPELINE_STALE = "SignalHarvesterDiscoveryPipelineStale"
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.discovery
-    job = f'job="{API_JOB}"'
     window = t.error_window
     rules: list[Rule] = []
     for level in levels(t.error_ratio_warning, t.error_ratio_critical, t.error_for):
@@ -21,9 +20,7 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 PIPELINE_FAILING,
-                f"sum by (pipeline_type) (increase(pipeline_errors_total{{{job}}}[{window}]))\n"
-                f"  / sum by (pipeline_type) (increase(pipeline_runs_total{{{job}}}[{window}]))\n"
-                f"  > {number(level.threshold)}",
+                f"{q.pipeline_error_ratio(window)}\n  > {number(level.threshold)}",
                 level.duration,
                 level.severity,
                 "discovery",
@@ -34,8 +31,8 @@ def rules(cfg: Config) -> list[Rule]:
             )
         )
     stale = t.stale_after
-    runs = f"increase(pipeline_runs_total{{{job}}}[{stale}])"
-    errors = f"increase(pipeline_errors_total{{{job}}}[{stale}])"
+    runs = f"increase({q.PIPELINE_RUNS}[{stale}])"
+    errors = f"increase({q.PIPELINE_ERRORS}[{stale}])"
     rules.append(
         alert(
             cfg,
@@ -44,8 +41,8 @@ def rules(cfg: Config) -> list[Rule]:
             f"(\n  sum by (pipeline_type) ({runs})\n"
             f"  - sum by (pipeline_type) ({errors} or {runs} * 0)\n) < 1\n"
             # No run at all, while the API has been up long enough to have run one.
-            f"or (\n  absent_over_time(pipeline_runs_total{{{job}}}[{stale}])\n"
-            f"  and on () max(time() - process_start_time_seconds{{{job}}})"
+            f"or (\n  absent_over_time({q.PIPELINE_RUNS}[{stale}])\n"
+            f"  and on () max(time() - {q.api_metric('process_start_time_seconds')})"
             f" > {number(duration_seconds(stale))}\n)",
             "0m",
             "warning",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import (
     Rule,
     alert,
@@ -11,7 +12,6 @@ from harvester_manifests.monitoring.rules.common import (
     percent,
     seconds_text,
 )
-from harvester_manifests.monitoring.scrape import API_JOB
 
 LLM_ERROR_RATE = "SignalHarvesterLlmHighErrorRate"
 LLM_LATENCY = "SignalHarvesterLlmHighLatency"
@@ -20,16 +20,13 @@ LLM_TOKENS = "SignalHarvesterLlmTokenSpendHigh"
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.llm
-    job = f'job="{API_JOB}"'
     rules: list[Rule] = []
     for level in levels(t.error_rate_warning, t.error_rate_critical, t.error_rate_for):
         rules.append(
             alert(
                 cfg,
                 LLM_ERROR_RATE,
-                f"sum by (provider) (rate(llm_errors_total{{{job}}}[10m]))\n"
-                f"  / sum by (provider) (rate(llm_requests_total{{{job}}}[10m]))\n"
-                f"  > {number(level.threshold)}",
+                f"{q.llm_error_ratio('10m')}\n  > {number(level.threshold)}",
                 level.duration,
                 level.severity,
                 "llm",
@@ -42,10 +39,7 @@ def rules(cfg: Config) -> list[Rule]:
         alert(
             cfg,
             LLM_LATENCY,
-            "histogram_quantile(0.95,\n"
-            "  sum by (le, provider, model) "
-            f"(rate(llm_request_duration_seconds_bucket{{{job}}}[15m]))\n"
-            f") > {number(t.latency_p95_seconds)}",
+            f"{q.llm_latency('15m')} > {number(t.latency_p95_seconds)}",
             t.latency_for,
             "warning",
             "llm",
@@ -59,8 +53,7 @@ def rules(cfg: Config) -> list[Rule]:
         alert(
             cfg,
             LLM_TOKENS,
-            f"sum by (provider) (increase(llm_tokens_total{{{job}}}[1h]))"
-            f" > {number(t.tokens_per_hour)}",
+            f"{q.LLM_TOKENS_PER_HOUR} > {number(t.tokens_per_hour)}",
             t.tokens_for,
             "warning",
             "llm",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from harvester_manifests import names
 from harvester_manifests.config.alerts import duration_seconds
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import Rule, alert, duration_text, number, percent
 
 PROMETHEUS_RELOAD_FAILED = "SignalHarvesterPrometheusConfigReloadFailed"
@@ -35,8 +36,8 @@ def slack_failures_window(cfg: Config) -> str:
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.monitoring
-    prometheus = f'job="{names.PROMETHEUS}"'
-    alertmanager = f'job="{names.ALERTMANAGER}"'
+    prometheus = q.job(names.PROMETHEUS)
+    alertmanager = q.job(names.ALERTMANAGER)
     if cfg.prometheus.ingress.enabled:
         alerts_page = f"https://{cfg.host('prometheus')}/alerts"
     else:
@@ -45,7 +46,6 @@ def rules(cfg: Config) -> list[Rule]:
     notifications = "prometheus_notifications_{}_total{{" + prometheus + "}}"
     slack = f'{alertmanager},integration="{SLACK_INTEGRATION}"'
     window = slack_failures_window(cfg)
-    jobs = "|".join(MONITORING_JOBS)
     return [
         alert(
             cfg,
@@ -131,7 +131,7 @@ def rules(cfg: Config) -> list[Rule]:
         alert(
             cfg,
             MONITORING_TARGET_DOWN,
-            f'up{{job=~"{jobs}"}} == 0',
+            f"up{{{q.jobs(MONITORING_JOBS)}}} == 0",
             t.target_down_for,
             "warning",
             "monitoring",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.rules.common import Rule, alert, levels, number, percent
-from harvester_manifests.monitoring.scrape import CADVISOR_JOB, PROCESS_JOBS
 
 POD_RESTARTING = "SignalHarvesterPodRestarting"
 CPU_THROTTLED = "SignalHarvesterCpuThrottled"
@@ -13,12 +13,11 @@ MEMORY_NEAR_LIMIT = "SignalHarvesterMemoryNearLimit"
 
 def rules(cfg: Config) -> list[Rule]:
     t = cfg.alerts.resources
-    jobs = "|".join(PROCESS_JOBS)
     rules = [
         alert(
             cfg,
             POD_RESTARTING,
-            f'changes(process_start_time_seconds{{job=~"{jobs}"}}[1h]) >= {t.restarts_per_hour}',
+            f"{q.RESTARTS_LAST_HOUR} >= {t.restarts_per_hour}",
             "0m",
             "warning",
             "resources",
@@ -29,15 +28,11 @@ def rules(cfg: Config) -> list[Rule]:
     ]
     if not cfg.prometheus.scrape_cadvisor:
         return rules
-    containers = f'job="{CADVISOR_JOB}",namespace="{cfg.namespace}",container!="",container!="POD"'
-    by = "by (namespace, pod, container)"
     rules.append(
         alert(
             cfg,
             CPU_THROTTLED,
-            f"sum {by} (rate(container_cpu_cfs_throttled_periods_total{{{containers}}}[5m]))\n"
-            f"  / sum {by} (rate(container_cpu_cfs_periods_total{{{containers}}}[5m]))\n"
-            f"  > {number(t.cpu_throttling_ratio)}",
+            f"{q.cpu_throttling(cfg.namespace, '5m')}\n  > {number(t.cpu_throttling_ratio)}",
             t.cpu_throttling_for,
             "warning",
             "resources",
@@ -52,9 +47,7 @@ def rules(cfg: Config) -> list[Rule]:
             alert(
                 cfg,
                 MEMORY_NEAR_LIMIT,
-                f"max {by} (container_memory_working_set_bytes{{{containers}}})\n"
-                f"  / max {by} (container_spec_memory_limit_bytes{{{containers}}} > 0)\n"
-                f"  > {number(level.threshold)}",
+                f"{q.memory_against_limit(cfg.namespace)}\n  > {number(level.threshold)}",
                 level.duration,
                 level.severity,
                 "resources",
