@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 
-from harvester_manifests import names
 from harvester_manifests.components import alertmanager, api, grafana, network, prometheus
 from harvester_manifests.components.common import Obj
 from harvester_manifests.components.namespace import build_namespace
@@ -43,10 +42,16 @@ def build_secrets(cfg: Config, values: SecretValues) -> list[Obj]:
     return objects
 
 
-def with_secret_checksums(objects: list[Obj], values: SecretValues) -> list[Obj]:
+def secret_consumers(cfg: Config) -> set[str]:
+    """The Deployments whose pods read a Secret, as the secret specs name them."""
+    return {spec.consumer for spec in secret_specs(cfg) if spec.consumer is not None}
+
+
+def with_secret_checksums(
+    objects: list[Obj], values: SecretValues, consumers: set[str]
+) -> list[Obj]:
     """Annotate each consumer's pod template so that a changed secret rolls its pods."""
     result = copy.deepcopy(objects)
-    consumers = {names.API, names.ALERTMANAGER, names.GRAFANA}
     for obj in result:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] in consumers:
             template = obj["spec"]["template"]["metadata"]
@@ -61,4 +66,5 @@ def render_environment(cfg: Config, values: SecretValues | None) -> list[Obj]:
     objects = build_stack(cfg)
     if values is None:
         return objects
-    return with_secret_checksums(objects, values) + build_secrets(cfg, values)
+    consumers = secret_consumers(cfg)
+    return with_secret_checksums(objects, values, consumers) + build_secrets(cfg, values)
