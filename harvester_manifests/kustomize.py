@@ -18,7 +18,7 @@ from typing import Any
 from harvester_manifests.components.common import Obj
 from harvester_manifests.patches import SAME, Unsayable, json_patch, smp, transformers
 from harvester_manifests.secrets import SecretSpec, SecretValues
-from harvester_manifests.yamlio import dump
+from harvester_manifests.yamlio import dump, dump_shared
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SECRETS_DIR = "secrets"
@@ -88,7 +88,7 @@ def layout_overlay(
         if patch is None:
             continue
         path = f"patches/{key.file_name}"
-        files[path] = dump(patch)
+        files[path] = dump_shared(patch)  # environments often share a patch
         if isinstance(patch, dict):  # strategic merge: the patch names its target
             patches.append({"path": path})
         else:

@@ -53,7 +53,11 @@ def smp(kind: str, old: Any, new: Any, path: Path = ()) -> Any:
     """The SMP body that turns old into new, or SAME."""
     if new is None:
         raise Unsayable("/".join(path))
+    if old is new:
+        return SAME
     if isinstance(old, dict) and isinstance(new, dict):
+        if old == new:
+            return SAME
         if not new and old:
             raise Unsayable("/".join(path))  # SMP cannot leave an emptied map behind
         out: Obj = {}
@@ -215,16 +219,23 @@ def transformers(base: dict[Any, Obj], env: dict[Any, Obj]) -> Transformers:
             images.append(entry)
     result = Transformers(images=sorted(images, key=lambda e: e["name"]))
     by_name = {e["name"]: e for e in result.images}
-    result.base = copy.deepcopy(base)
-    for key, obj in result.base.items():
+    result.base = dict(base)  # Deployments are copied before they are transformed
+    for key, obj in base.items():
+        if obj["kind"] != "Deployment":
+            continue
+        target: Obj | None = env.get(key)
+        count = None if target is None else target["spec"].get("replicas")
+        if count == obj["spec"].get("replicas"):
+            count = None
+        retagged = any(split_image(c["image"])[0] in by_name for c in _containers(obj))
+        if not retagged and count is None:
+            continue
+        obj = result.base[key] = copy.deepcopy(obj)
         for container in _containers(obj):
             found = by_name.get(split_image(container["image"])[0])
             if found is not None:
                 container["image"] = _set_image(found, container["image"])
-        target: Obj | None = env.get(key)
-        if target is not None and obj["kind"] == "Deployment":
-            count = target["spec"].get("replicas")
-            if count is not None and count != obj["spec"].get("replicas"):
-                result.replicas.append({"name": obj["metadata"]["name"], "count": count})
-                obj["spec"]["replicas"] = count
+        if count is not None:
+            result.replicas.append({"name": obj["metadata"]["name"], "count": count})
+            obj["spec"]["replicas"] = count
     return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 
 from harvester_manifests.components import alertmanager, api, grafana, network, prometheus
 from harvester_manifests.components.common import Obj
@@ -50,14 +49,20 @@ def secret_consumers(cfg: Config) -> set[str]:
 def with_secret_checksums(
     objects: list[Obj], values: SecretValues, consumers: set[str]
 ) -> list[Obj]:
-    """Annotate each consumer's pod template so that a changed secret rolls its pods."""
-    result = copy.deepcopy(objects)
-    for obj in result:
+    """Annotate each consumer's pod template so that a changed secret rolls its pods.
+
+    Copies only the maps on the way to the annotations: everything else is shared, unchanged."""
+    result = []
+    for obj in objects:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] in consumers:
-            template = obj["spec"]["template"]["metadata"]
-            annotations = template.setdefault("annotations", {})
-            annotations[SECRETS_CHECKSUM] = values.checksum(obj["metadata"]["name"])
-            template["annotations"] = dict(sorted(annotations.items()))
+            spec, template = obj["spec"], obj["spec"]["template"]
+            annotations = {
+                **template["metadata"].get("annotations", {}),
+                SECRETS_CHECKSUM: values.checksum(obj["metadata"]["name"]),
+            }
+            meta = {**template["metadata"], "annotations": dict(sorted(annotations.items()))}
+            obj = {**obj, "spec": {**spec, "template": {**template, "metadata": meta}}}
+        result.append(obj)
     return result
 
 

@@ -12,7 +12,7 @@ from harvester_manifests.components.reloader import reloader_container
 from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, Probe
 from harvester_manifests.monitoring.routing import SLACK_DIR, alertmanager_config
-from harvester_manifests.yamlio import dump
+from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
 UID = 65534
@@ -31,7 +31,7 @@ def build(cfg: Config) -> list[Obj]:
     deploy = deployment(cfg)
     objects = [
         work.service_account(),
-        work.config_map(CONFIG, {"alertmanager.yml": dump(alertmanager_config(cfg))}),
+        work.config_map(CONFIG, {"alertmanager.yml": dump_shared(alertmanager_config(cfg))}),
         work.pvc(DATA, am.storage),
         deploy,
         work.service(deploy),

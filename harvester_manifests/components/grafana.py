@@ -15,11 +15,11 @@ from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, Probe
 from harvester_manifests.monitoring.dashboards import (
     DASHBOARDS_DIR,
-    dashboards,
+    dashboard_files,
     datasources,
     providers,
 )
-from harvester_manifests.yamlio import dump, dump_json
+from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
 UID = 472
@@ -41,17 +41,17 @@ def workload(cfg: Config) -> Workload:
 def build(cfg: Config) -> list[Obj]:
     graf, work = cfg.grafana, workload(cfg)
     provisioning = {
-        DATASOURCES: {"prometheus.yaml": dump(datasources(cfg))},
-        PROVIDERS: {"signal-harvester.yaml": dump(providers())},
+        DATASOURCES: {"prometheus.yaml": dump_shared(datasources(cfg))},
+        PROVIDERS: {"signal-harvester.yaml": dump_shared(providers())},
     }
     objects = [work.service_account()]
     objects += [work.config_map(name, data) for name, data in provisioning.items()]
-    boards = dashboards(cfg)
+    boards = dashboard_files(cfg)
     objects += [
-        work.config_map(dashboard_config_map_name(name), {f"{name}.json": dump_json(board)})
-        for name, board in sorted(boards.items())
+        work.config_map(dashboard_config_map_name(name), {f"{name}.json": text})
+        for name, text in boards.items()
     ]
-    checksum = hashlib.sha256(dump(provisioning).encode()).hexdigest()[:32]
+    checksum = hashlib.sha256(dump_shared(provisioning).encode()).hexdigest()[:32]
     deploy = deployment(cfg, sorted(boards), checksum)
     objects += [
         work.pvc(DATA, graf.storage),

@@ -20,7 +20,7 @@ from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, Probe
 from harvester_manifests.monitoring.rules import rule_files
 from harvester_manifests.monitoring.scrape import CONFIG_DIR, prometheus_config
-from harvester_manifests.yamlio import dump
+from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
 UID = 65534
@@ -44,8 +44,8 @@ def build(cfg: Config) -> list[Obj]:
         work.config_map(
             CONFIG,
             {
-                "prometheus.yml": dump(prometheus_config(cfg)),
-                **{name: dump(rules) for name, rules in rule_files(cfg).items()},
+                "prometheus.yml": dump_shared(prometheus_config(cfg)),
+                **{name: dump_shared(rules) for name, rules in rule_files(cfg).items()},
             },
         ),
         work.pvc(DATA, prom.storage),

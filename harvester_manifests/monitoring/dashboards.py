@@ -45,9 +45,11 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from harvester_manifests import names
+from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import queries as q
 from harvester_manifests.monitoring.queries import RATE_INTERVAL as RATE
+from harvester_manifests.yamlio import dump_json
 
 DATASOURCE_UID = "prometheus"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
@@ -226,8 +228,7 @@ def _board(uid: str, title: str, description: str, rows: Sequence[Row]) -> dict[
 # --- the three dashboards ---------------------------------------------------------------------
 
 
-def _overview(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts
+def _overview(t: AlertThresholds) -> dict[str, Any]:
     traffic = Row(
         "API",
         [
@@ -352,8 +353,8 @@ def _overview(cfg: Config) -> dict[str, Any]:
     )
 
 
-def _discovery(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts.discovery
+def _discovery(alerts: AlertThresholds) -> dict[str, Any]:
+    t = alerts.discovery
     runs, errors, fetched = q.PIPELINE_RUNS, q.PIPELINE_ERRORS, q.DISCOVERIES_FETCHED
     window = t.error_window
     summary = Row(
@@ -421,18 +422,18 @@ def _discovery(cfg: Config) -> dict[str, Any]:
     )
 
 
-def _pods(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts.resources
-    sel = q.containers(cfg.namespace)
+def _pods(namespace: str, alerts: AlertThresholds) -> dict[str, Any]:
+    t = alerts.resources
+    sel = q.containers(namespace)
     by = "by (pod, container)"
     cpu = f"sum {by} (rate(container_cpu_usage_seconds_total{{{sel}}}[{RATE}]))"
     memory = f"max {by} (container_memory_working_set_bytes{{{sel}}})"
     note = (
         "From the kubelets' cAdvisor (prometheus.scrapeCadvisor), for the pods of namespace "
-        f"{cfg.namespace}."
+        f"{namespace}."
     )
     containers = Row(
-        f"Pods of {cfg.namespace}",
+        f"Pods of {namespace}",
         [
             Panel(
                 "CPU by container", [Query(cpu, "{{pod}}/{{container}}")], "short", description=note
@@ -457,14 +458,14 @@ def _pods(cfg: Config) -> dict[str, Any]:
             ),
             Panel(
                 "Memory against limit",
-                [Query(q.memory_against_limit(cfg.namespace), "{{pod}}/{{container}}")],
+                [Query(q.memory_against_limit(namespace), "{{pod}}/{{container}}")],
                 "percentunit",
                 description=note + " At 100% the container is OOM-killed.",
                 steps=[(t.memory_warning_ratio, "orange"), (t.memory_critical_ratio, "red")],
             ),
             Panel(
                 "CPU throttling",
-                [Query(q.cpu_throttling(cfg.namespace, RATE), "{{pod}}/{{container}}")],
+                [Query(q.cpu_throttling(namespace, RATE), "{{pod}}/{{container}}")],
                 "percentunit",
                 description="Share of CPU periods in which the container hit its CPU limit.",
                 steps=[(t.cpu_throttling_ratio, "orange")],
@@ -484,14 +485,31 @@ def _pods(cfg: Config) -> dict[str, Any]:
     return _board(
         "kubernetes-pods",
         "Kubernetes pods",
-        f"CPU, memory against limits, throttling and restarts of the pods in {cfg.namespace}.",
+        f"CPU, memory against limits, throttling and restarts of the pods in {namespace}.",
         [containers],
     )
 
 
 def dashboards(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The three dashboards: they depend on the namespace and the alert thresholds only."""
     return {
-        "signal-harvester-overview": _overview(cfg),
-        "discovery-pipeline": _discovery(cfg),
-        "kubernetes-pods": _pods(cfg),
+        "signal-harvester-overview": _overview(cfg.alerts),
+        "discovery-pipeline": _discovery(cfg.alerts),
+        "kubernetes-pods": _pods(cfg.namespace, cfg.alerts),
     }
+
+
+_FILES: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def dashboard_files(cfg: Config) -> dict[str, str]:
+    """Each dashboard's JSON file by name, built and encoded once per (namespace, thresholds):
+    most environments share them, and building and encoding them is most of a render."""
+    key = (cfg.namespace, cfg.alerts.model_dump_json())
+    files = _FILES.get(key)
+    if files is None:
+        files = {name: dump_json(board) for name, board in sorted(dashboards(cfg).items())}
+        if len(_FILES) >= 64:
+            _FILES.clear()
+        _FILES[key] = files
+    return files
