@@ -145,8 +145,13 @@ def _identity(obj: Obj) -> Obj:
 
 
 def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
-    """A strategic-merge patch (a dict) where it can say the change, else JSON 6902 ops."""
+    """A strategic-merge patch (a dict) where it can say the change, else JSON 6902 ops.
+
+    A strategic-merge patch names its target by its own metadata, so it cannot move an object
+    to another namespace: that takes JSON 6902 with a target selector."""
     try:
+        if old["metadata"].get("namespace") != new["metadata"].get("namespace"):
+            raise Unsayable("metadata/namespace")
         body = smp(new["kind"], old, new)
     except Unsayable:
         return json_patch(new["kind"], old, new) or None

@@ -51,14 +51,18 @@ def patch_files(directory: Path) -> list[Path]:
     return sorted((directory / "patches").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_every_changed_field_is_named(env: str, rendered: Path) -> None:
-    for path in patch_files(rendered / env):
+def assert_every_changed_field_is_named(overlay: Path) -> None:
+    for path in patch_files(overlay):
         patch: Any = yaml.safe_load(path.read_text())
         if isinstance(patch, list):
             assert not unpinned_indexes(patch), f"{path.name}: {unpinned_indexes(patch)}"
         else:
             assert not unnamed_elements(patch["kind"], patch), path.name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_changed_field_is_named(env: str, rendered: Path) -> None:
+    assert_every_changed_field_is_named(rendered / env)
 
 
 def test_the_check_catches_a_bare_index() -> None:

@@ -27,6 +27,7 @@ from harvester_manifests.secrets import collect
 from harvester_manifests.stack import render_environment
 from tests.conftest import ENV_EXAMPLE, ROOT, index, kubeconform_accepts, kustomize_build
 from tests.test_layout import normalized
+from tests.test_overlay_patches import assert_every_changed_field_is_named
 
 cpu = st.sampled_from(["50m", "100m", "250m", "500m"])  # x 8 replicas fits one 4-CPU node
 memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi"])
@@ -126,6 +127,7 @@ def test_every_valid_config_builds_to_its_render_and_validates(overlay: dict[str
             k: normalized(v) for k, v in direct.items()
         }
         assert kubeconform_accepts(tmp / "build" / "x")
+        assert_every_changed_field_is_named(tmp / "build" / "x")
 
 
 invalid_changes = st.sampled_from(
