@@ -1,6 +1,6 @@
 """The alert rules: their labels and annotations, their thresholds from the model, and
 `promtool test rules` proving each alert fires on the series that should fire it and stays
-silent on the series that should not (alert_cases.py)."""
+silent on the series that should not (alert_cases/, one module per group)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from harvester_manifests import names as n
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import rules as r
 from harvester_manifests.monitoring.rules import RULES_SUFFIX, alert_rules
+from harvester_manifests.names import PART_OF
 from tests.conftest import ENVS
 
-from .alert_cases import Fires, Scenario, scenarios
+from .alert_cases import BY_CATEGORY, Fires, Scenario, scenarios
 from .generated import AlertRule, Generated, expect_ok, promtool, write_yaml
 
 TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+))\s*\}\}")
@@ -53,12 +54,16 @@ def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tu
 
 def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """One promtool test document per rule group and scenario step (its evaluation interval):
-    each group's cases run against that group's file alone."""
+    each group's cases (its module of alert_cases/) run against that group's file alone."""
     by_key = {(a.name, a.severity): a for a in gen.alerts()}
     names = {a.name for a in gen.alerts()}
-    group_of = {a.name: a.group for a in gen.alerts()}
     documents: dict[tuple[str, int], dict[str, Any]] = {}
-    for case in scenarios(gen.cfg):
+    cases = [
+        (group["name"], case)
+        for group in gen.rules["groups"]
+        for case in BY_CATEGORY[group["name"].removeprefix(f"{PART_OF}-")](gen.cfg)
+    ]
+    for group, case in cases:
         if case.alert not in names:
             continue  # an alert this environment does not have (see the existence test)
         expected = []
@@ -75,7 +80,6 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
                 }
             )
         step = f"{case.step_minutes}m"
-        group = group_of[case.alert]
         document = documents.setdefault(
             (group, case.step_minutes),
             {
@@ -97,6 +101,17 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
     return documents
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_each_groups_cases_are_about_that_groups_alerts(
+    generated: dict[str, Generated], env: str
+) -> None:
+    gen = generated[env]
+    for group in gen.rules["groups"]:
+        alerts = {rule["alert"] for rule in group["rules"]}
+        category = group["name"].removeprefix(f"{PART_OF}-")
+        assert {case.alert for case in BY_CATEGORY[category](gen.cfg)} <= alerts, category
+
+
 # --- coverage: every alert has a firing and a silent case -----------------------------------
 
 
@@ -104,7 +119,7 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
 def test_every_alert_has_a_firing_and_a_silent_case(
     generated: dict[str, Generated], env: str
 ) -> None:
-    """Adding an alert (or a severity) without scenarios in alert_cases.py fails here."""
+    """Adding an alert (or a severity) without scenarios in alert_cases/ fails here."""
     gen = generated[env]
     alerts = gen.alerts()
     covered = coverage(alerts, scenarios(gen.cfg))
