@@ -2,11 +2,13 @@
 
 Exit codes: 0 success, 2 bad input (one line per problem, naming the file and field),
 1 a tool or the program itself failed.
+
+Each command imports what it needs when it runs: `--help` and `schema` do not pay for the
+renderer (Grafana's SDK, every component), nor `render` for the validator.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -14,10 +16,7 @@ from typing import NoReturn
 import click
 
 from harvester_manifests import __version__
-from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, RenderError, ToolError
-from harvester_manifests.render import render as render_output
-from harvester_manifests.render import resolve_environments
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -76,6 +75,8 @@ def main() -> None:
 )
 def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
+    from harvester_manifests.render import render as render_output
+
     try:
         result = render_output(env, config_dir, out, env_file)
     except InputError as exc:
@@ -108,6 +109,7 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
 def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -> None:
     """kustomize build each rendered ENV and check it with kubeconform -strict, offline."""
     from harvester_manifests import validate as checks
+    from harvester_manifests.render import resolve_environments
 
     try:
         envs = resolve_environments(env, config_dir)
@@ -143,6 +145,10 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of an overlay file (for editor completion and checks)."""
+    import json
+
+    from harvester_manifests.config.models import Config
+
     document = Config.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "harvester-gen overlay"

@@ -1,9 +1,12 @@
 """Lays rendered objects out as Kustomize: a base and, per environment, the smallest overlay.
 
 The base is the render of the defaults (the deployment guide). Each overlay turns the base into
-its environment with JSON patches (one file per changed object, one operation per changed
-field), new resources for objects only it has, delete patches for objects it drops, and
-secretGenerators for the values from the .env. The invariant the tests hold us to:
+its environment the way a careful person would write it by hand (patches.py): one
+strategic-merge patch per changed object that names list elements by their merge key,
+`images:` and `replicas:` for image and replica changes, JSON 6902 (with `test` ops pinning every
+list index) only where a strategic merge cannot say the change, new resources for objects only
+it has, delete patches for objects it drops, and secretGenerators for the values from the .env.
+The invariant the tests hold us to:
 `kustomize build <out>/<env>` equals `stack.render_environment(<env's config>)`, object for object.
 """
 
@@ -13,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harvester_manifests.components.common import Obj
+from harvester_manifests.patches import SAME, Unsayable, json_patch, smp, transformers
 from harvester_manifests.secrets import SecretSpec, SecretValues
-from harvester_manifests.yamlio import dump
+from harvester_manifests.yamlio import dump, dump_shared
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SECRETS_DIR = "secrets"
@@ -73,82 +77,93 @@ def layout_overlay(
     files: Files = {}
     resources = ["../base"]
     patches: list[dict[str, Any]] = []
+    transformed = transformers(base_by_key, env_by_key)
     for key, obj in env_by_key.items():
         if key not in base_by_key:
             path = f"resources/{key.file_name}"
             files[path] = dump(obj)
             resources.append(path)
             continue
-        ops = json_patch(base_by_key[key], obj)
-        if ops:
-            path = f"patches/{key.file_name}"
-            files[path] = dump(ops)
+        patch = object_patch(transformed.base[key], obj)
+        if patch is None:
+            continue
+        path = f"patches/{key.file_name}"
+        files[path] = dump_shared(patch)  # environments often share a patch
+        if isinstance(patch, dict):  # strategic merge: the patch names its target
+            patches.append({"path": path})
+        else:
             target = {"group": key.group} if key.group else {}  # core kinds have no group
             target |= {"version": _version(obj), "kind": key.kind, "name": key.name}
             patches.append({"path": path, "target": target})
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
-            meta = {k: obj["metadata"][k] for k in ("name", "namespace") if k in obj["metadata"]}
-            files[path] = dump(
-                {
-                    "apiVersion": obj["apiVersion"],
-                    "kind": key.kind,
-                    "metadata": meta,
-                    "$patch": "delete",
-                }
-            )
+            files[path] = dump({**_identity(obj), "$patch": "delete"})
             patches.append({"path": path})
     kustomization: dict[str, Any] = {**KUSTOMIZATION, "resources": resources}
+    if transformed.images:
+        kustomization["images"] = transformed.images
+    if transformed.replicas:
+        kustomization["replicas"] = transformed.replicas
     if patches:
         kustomization["patches"] = patches
     if values is not None:
-        kustomization["secretGenerator"] = [
-            {
-                "name": spec.name,
-                "namespace": namespace,
-                "type": "Opaque",
-                "envs": [f"{SECRETS_DIR}/{spec.file_name}"],
-                # The guide's kubectl commands use these exact names; pods roll through the
-                # checksum annotation instead of a name suffix.
-                "options": {"disableNameSuffixHash": True},
-            }
-            for spec in secrets
-        ]
-        for spec in secrets:
-            lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
-            files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
+        kustomization["secretGenerator"] = secret_generator(secrets, namespace)
+        files.update(secret_files(secrets, values))
     files["kustomization.yaml"] = dump(kustomization)
     return dict(sorted(files.items()))
 
 
+def secret_generator(secrets: list[SecretSpec], namespace: str) -> list[dict[str, Any]]:
+    """One generated Secret per spec, from the gitignored file render writes beside it."""
+    return [
+        {
+            "name": spec.name,
+            "namespace": namespace,
+            "type": "Opaque",
+            "envs": [f"{SECRETS_DIR}/{spec.file_name}"],
+            # The guide's kubectl commands use these exact names; pods roll through the
+            # checksum annotation instead of a name suffix.
+            "options": {"disableNameSuffixHash": True},
+        }
+        for spec in secrets
+    ]
+
+
+def secret_files(secrets: list[SecretSpec], values: SecretValues) -> Files:
+    files: Files = {}
+    for spec in secrets:
+        lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
+        files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
+    return files
+
+
+def _identity(obj: Obj) -> Obj:
+    """apiVersion, kind, name and namespace: how a strategic-merge patch names its target."""
+    meta = {k: obj["metadata"][k] for k in ("name", "namespace") if k in obj["metadata"]}
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
+
+
+def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
+    """A strategic-merge patch (a dict) where it can say the change, else JSON 6902 ops.
+
+    A strategic-merge patch names its target by its own metadata, so it cannot move an object
+    to another namespace: that takes JSON 6902 with a target selector."""
+    try:
+        if old["metadata"].get("namespace") != new["metadata"].get("namespace"):
+            raise Unsayable("metadata/namespace")
+        body = smp(new["kind"], old, new)
+    except Unsayable:
+        return json_patch(new["kind"], old, new) or None
+    if body is SAME:
+        return None
+    identity = _identity(new)
+    patch: Obj = {**identity, **{k: v for k, v in body.items() if k != "metadata"}}
+    if "metadata" in body:
+        patch["metadata"] = {**identity["metadata"], **body["metadata"]}
+        patch = {k: patch[k] for k in ("apiVersion", "kind", "metadata")} | patch
+    return patch
+
+
 def _version(obj: Obj) -> str:
     return str(obj["apiVersion"]).rpartition("/")[2]
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def json_patch(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
-    """RFC 6902 operations that turn old into new: one per changed field, lists whole."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        ops: list[dict[str, Any]] = [
-            {"op": "remove", "path": f"{path}/{_escape(k)}"} for k in old if k not in new
-        ]
-        for k, value in new.items():
-            child = f"{path}/{_escape(k)}"
-            if k not in old:
-                ops.append({"op": "add", "path": child, "value": value})
-            else:
-                ops += json_patch(old[k], value, child)
-        return ops
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [
-            op
-            for i, (a, b) in enumerate(zip(old, new, strict=True))
-            for op in json_patch(a, b, f"{path}/{i}")
-        ]
-    if old == new and type(old) is type(new):
-        return []
-    return [{"op": "replace", "path": path, "value": new}]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import copy
 
-from harvester_manifests import names
 from harvester_manifests.components import alertmanager, api, grafana, network, prometheus
 from harvester_manifests.components.common import Obj
 from harvester_manifests.components.namespace import build_namespace
@@ -43,16 +41,28 @@ def build_secrets(cfg: Config, values: SecretValues) -> list[Obj]:
     return objects
 
 
-def with_secret_checksums(objects: list[Obj], values: SecretValues) -> list[Obj]:
-    """Annotate each consumer's pod template so that a changed secret rolls its pods."""
-    result = copy.deepcopy(objects)
-    consumers = {names.API, names.ALERTMANAGER, names.GRAFANA}
-    for obj in result:
+def secret_consumers(cfg: Config) -> set[str]:
+    """The Deployments whose pods read a Secret, as the secret specs name them."""
+    return {spec.consumer for spec in secret_specs(cfg) if spec.consumer is not None}
+
+
+def with_secret_checksums(
+    objects: list[Obj], values: SecretValues, consumers: set[str]
+) -> list[Obj]:
+    """Annotate each consumer's pod template so that a changed secret rolls its pods.
+
+    Copies only the maps on the way to the annotations: everything else is shared, unchanged."""
+    result = []
+    for obj in objects:
         if obj["kind"] == "Deployment" and obj["metadata"]["name"] in consumers:
-            template = obj["spec"]["template"]["metadata"]
-            annotations = template.setdefault("annotations", {})
-            annotations[SECRETS_CHECKSUM] = values.checksum(obj["metadata"]["name"])
-            template["annotations"] = dict(sorted(annotations.items()))
+            spec, template = obj["spec"], obj["spec"]["template"]
+            annotations = {
+                **template["metadata"].get("annotations", {}),
+                SECRETS_CHECKSUM: values.checksum(obj["metadata"]["name"]),
+            }
+            meta = {**template["metadata"], "annotations": dict(sorted(annotations.items()))}
+            obj = {**obj, "spec": {**spec, "template": {**template, "metadata": meta}}}
+        result.append(obj)
     return result
 
 
@@ -61,4 +71,5 @@ def render_environment(cfg: Config, values: SecretValues | None) -> list[Obj]:
     objects = build_stack(cfg)
     if values is None:
         return objects
-    return with_secret_checksums(objects, values) + build_secrets(cfg, values)
+    consumers = secret_consumers(cfg)
+    return with_secret_checksums(objects, values, consumers) + build_secrets(cfg, values)

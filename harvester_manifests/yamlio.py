@@ -49,6 +49,22 @@ def dump(data: Any, pure: bool = False) -> str:
     )
 
 
+_TEXTS: dict[str, str] = {}
+
+
+def dump_shared(data: Any) -> str:
+    """dump(), remembered by content: for the files most environments have in common (rule
+    groups, prometheus.yml, alertmanager.yml), which would otherwise be encoded again for each.
+    The key is the data's JSON (the C encoder, in key order), which is much cheaper than YAML."""
+    key = json.dumps(data, ensure_ascii=False)
+    text = _TEXTS.get(key)
+    if text is None:
+        if len(_TEXTS) >= 4096:
+            _TEXTS.clear()
+        text = _TEXTS[key] = dump(data)
+    return text
+
+
 def dump_json(data: Any) -> str:
     """JSON for Grafana dashboards: sorted keys, two-space indent, trailing newline."""
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -112,10 +112,10 @@ def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
         "deployment-signal-harvester-api.yaml",
     ]
     for name in patches:
-        ops = yaml.safe_load((rendered / "prod" / "patches" / name).read_text())
-        assert [op["path"].startswith("/spec/template/metadata/annotations") for op in ops] == [
-            True
-        ]
+        patch = yaml.safe_load((rendered / "prod" / "patches" / name).read_text())
+        assert list(patch["spec"]) == ["template"], name
+        assert list(patch["spec"]["template"]) == ["metadata"], name
+        assert list(patch["spec"]["template"]["metadata"]) == ["annotations"], name
 
 
 def test_secret_files_are_private(rendered: Path) -> None:

@@ -27,10 +27,12 @@ from harvester_manifests.secrets import collect
 from harvester_manifests.stack import render_environment
 from tests.conftest import ENV_EXAMPLE, ROOT, index, kubeconform_accepts, kustomize_build
 from tests.test_layout import normalized
+from tests.test_overlay_patches import assert_every_changed_field_is_named
 
 cpu = st.sampled_from(["50m", "100m", "250m", "500m"])  # x 8 replicas fits one 4-CPU node
 memory = st.sampled_from(["64Mi", "128Mi", "256Mi", "512Mi"])
 size = st.sampled_from(["1Gi", "2Gi", "5Gi", "10Gi", "50Gi"])
+DIGEST = "sha256:" + "ab" * 32
 label = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
 
 
@@ -79,6 +81,20 @@ def overlays(draw: st.DrawFn) -> dict[str, Any]:
     auth = overlay["monitoringAuth"]
     if not auth["enabled"] and not auth["allowSourceRanges"]:
         auth["allowSourceRanges"] = ["10.0.0.0/8"]
+    # Image changes go through the kustomization's images: transformer (tag, digest, new name).
+    overlay["api"]["image"] = draw(
+        st.sampled_from(
+            [
+                {},
+                {"tag": "v2.1.0"},
+                {"digest": DIGEST},
+                {"tag": "v2.1.0", "digest": DIGEST},
+                {"repository": "registry.example.com:5000/team/signal-harvester"},
+            ]
+        )
+    )
+    if draw(st.booleans()):
+        overlay["prometheus"]["image"] = {"tag": "v3.16.1"}
     if draw(st.booleans()):
         overlay["api"]["settings"] = {"feature": {"enabled": draw(st.booleans())}}
     return overlay
@@ -111,6 +127,7 @@ def test_every_valid_config_builds_to_its_render_and_validates(overlay: dict[str
             k: normalized(v) for k, v in direct.items()
         }
         assert kubeconform_accepts(tmp / "build" / "x")
+        assert_every_changed_field_is_named(tmp / "build" / "x")
 
 
 invalid_changes = st.sampled_from(

@@ -7,20 +7,13 @@ import yaml
 from harvester_manifests import names
 from harvester_manifests.components.common import (
     Obj,
-    config_map,
-    container_security,
     empty_dir,
     http_probe,
     ingresses,
-    labels,
     metadata,
-    pod_security,
-    pvc,
-    resources,
     selector,
-    service,
-    service_account,
 )
+from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, ScalingRules
 
 COMPONENT = "api"
@@ -28,12 +21,17 @@ APP_UID = 1000
 SETTINGS_DIR = "/app/config"
 
 
+def workload(cfg: Config) -> Workload:
+    return Workload(cfg, names.API, COMPONENT, cfg.api.image)
+
+
 def build(cfg: Config) -> list[Obj]:
-    api = cfg.api
-    objects = [service_account(cfg, names.API, COMPONENT), deployment(cfg)]
-    objects.append(service(cfg, names.API, names.API, COMPONENT, api.port))
+    api, work = cfg.api, workload(cfg)
+    deploy = deployment(cfg)
+    objects = [work.service_account(), deploy]
+    objects.append(work.service(deploy))
     if api.database.mode == "sqlite":
-        objects.append(pvc(cfg, names.API_DATA_PVC, names.API, COMPONENT, api.storage))
+        objects.append(work.pvc(names.API_DATA_PVC, api.storage))
     if api.autoscaling.enabled:
         objects.append(autoscaler(cfg))
     if api.fewest_replicas() > 1 or api.autoscaling.enabled:
@@ -41,9 +39,7 @@ def build(cfg: Config) -> list[Obj]:
     objects += ingresses(cfg, "api", names.API, api.port, names.API_TLS_SECRET)
     if api.settings is not None:
         text = yaml.safe_dump(api.settings, sort_keys=True, default_flow_style=False)
-        objects.append(
-            config_map(cfg, names.API_SETTINGS, names.API, COMPONENT, {"settings.yaml": text})
-        )
+        objects.append(work.config_map(names.API_SETTINGS, {"settings.yaml": text}))
     return objects
 
 
@@ -67,65 +63,40 @@ def deployment(cfg: Config) -> Obj:
     if api.settings is not None:
         mounts.append({"name": "settings", "mountPath": SETTINGS_DIR, "readOnly": True})
         volumes.append({"name": "settings", "configMap": {"name": names.API_SETTINGS}})
-    container: Obj = {
-        "name": names.API,
-        "image": api.image.reference,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": api.port, "protocol": "TCP"}],
-        "env": env,
-        "envFrom": [{"secretRef": {"name": names.API_KEYS_SECRET}}],
-        "resources": resources(api.resources),
-        "startupProbe": http_probe(api.health_path, "http", api.probes.startup),
-        "readinessProbe": http_probe(api.health_path, "http", api.probes.readiness),
-        "livenessProbe": http_probe(api.health_path, "http", api.probes.liveness),
-        "securityContext": container_security(),
-        "volumeMounts": mounts,
-    }
-    pod_spec: Obj = {
-        "serviceAccountName": names.API,
-        "automountServiceAccountToken": False,
-        "restartPolicy": "Always",
-        "securityContext": pod_security(APP_UID),
-        **placement(cfg),
-        "terminationGracePeriodSeconds": 30,
-        "containers": [container],
-        "volumes": volumes,
-    }
-    spec: Obj = {}
-    if not api.autoscaling.enabled:
+    app = container(
+        names.API,
+        api.image,
+        ports=[Port("http", api.port)],
+        env=env,
+        env_from=[{"secretRef": {"name": names.API_KEYS_SECRET}}],
+        resources_=api.resources,
+        startup=http_probe(api.health_path, "http", api.probes.startup),
+        readiness=http_probe(api.health_path, "http", api.probes.readiness),
+        liveness=http_probe(api.health_path, "http", api.probes.liveness),
+        mounts=mounts,
+    )
+    return workload(cfg).deployment(
+        [app],
+        volumes,
+        uid=APP_UID,
         # With an HPA the autoscaler owns the replica count; a fixed one would fight it
         # on every apply.
-        spec["replicas"] = api.replicas
-    spec.update(
-        {
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(names.API)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {
-                    "maxSurge": api.rolling_update.max_surge,
-                    "maxUnavailable": api.rolling_update.max_unavailable,
-                },
+        replicas=None if api.autoscaling.enabled else api.replicas,
+        strategy={
+            "type": "RollingUpdate",
+            "rollingUpdate": {
+                "maxSurge": api.rolling_update.max_surge,
+                "maxUnavailable": api.rolling_update.max_unavailable,
             },
-            "template": {
-                "metadata": {
-                    "labels": labels(names.API, COMPONENT),
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(api.port),
-                        "prometheus.io/path": api.metrics_path,
-                    },
-                },
-                "spec": pod_spec,
-            },
-        }
+        },
+        pod_annotations={
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(api.port),
+            "prometheus.io/path": api.metrics_path,
+        },
+        placement=placement(cfg),
+        termination_grace_seconds=30,
     )
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(cfg, names.API, names.API, COMPONENT),
-        "spec": spec,
-    }
 
 
 def placement(cfg: Config) -> Obj:

@@ -97,19 +97,6 @@ def http_probe(path: str, port: str, probe: Probe) -> Obj:
     }
 
 
-def service(cfg: Config, name: str, app: str, component: str, port: int) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(cfg, name, app, component),
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector(app),
-            "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}],
-        },
-    }
-
-
 def service_account(cfg: Config, name: str, component: str) -> Obj:
     return {
         "apiVersion": "v1",

@@ -10,31 +10,16 @@ from __future__ import annotations
 import hashlib
 
 from harvester_manifests import names
-from harvester_manifests.components.common import (
-    Obj,
-    config_map,
-    container_security,
-    empty_dir,
-    http_probe,
-    ingresses,
-    labels,
-    metadata,
-    pod_security,
-    pvc,
-    resources,
-    selector,
-    service,
-    service_account,
-    tcp_probe,
-)
+from harvester_manifests.components.common import Obj, empty_dir, http_probe, ingresses, tcp_probe
+from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, Probe
 from harvester_manifests.monitoring.dashboards import (
     DASHBOARDS_DIR,
-    dashboards,
+    dashboard_files,
     datasources,
     providers,
 )
-from harvester_manifests.yamlio import dump, dump_json
+from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
 UID = 472
@@ -49,32 +34,29 @@ def dashboard_config_map_name(dashboard: str) -> str:
     return f"grafana-dashboard-{dashboard}"
 
 
+def workload(cfg: Config) -> Workload:
+    return Workload(cfg, names.GRAFANA, COMPONENT, cfg.grafana.image)
+
+
 def build(cfg: Config) -> list[Obj]:
-    graf = cfg.grafana
+    graf, work = cfg.grafana, workload(cfg)
     provisioning = {
-        DATASOURCES: {"prometheus.yaml": dump(datasources(cfg))},
-        PROVIDERS: {"signal-harvester.yaml": dump(providers())},
+        DATASOURCES: {"prometheus.yaml": dump_shared(datasources(cfg))},
+        PROVIDERS: {"signal-harvester.yaml": dump_shared(providers())},
     }
-    objects = [service_account(cfg, names.GRAFANA, COMPONENT)]
+    objects = [work.service_account()]
+    objects += [work.config_map(name, data) for name, data in provisioning.items()]
+    boards = dashboard_files(cfg)
     objects += [
-        config_map(cfg, name, names.GRAFANA, COMPONENT, data) for name, data in provisioning.items()
+        work.config_map(dashboard_config_map_name(name), {f"{name}.json": text})
+        for name, text in boards.items()
     ]
-    boards = dashboards(cfg)
+    checksum = hashlib.sha256(dump_shared(provisioning).encode()).hexdigest()[:32]
+    deploy = deployment(cfg, sorted(boards), checksum)
     objects += [
-        config_map(
-            cfg,
-            dashboard_config_map_name(name),
-            names.GRAFANA,
-            COMPONENT,
-            {f"{name}.json": dump_json(board)},
-        )
-        for name, board in sorted(boards.items())
-    ]
-    checksum = hashlib.sha256(dump(provisioning).encode()).hexdigest()[:32]
-    objects += [
-        pvc(cfg, DATA, names.GRAFANA, COMPONENT, graf.storage),
-        deployment(cfg, sorted(boards), checksum),
-        service(cfg, names.GRAFANA, names.GRAFANA, COMPONENT, graf.port),
+        work.pvc(DATA, graf.storage),
+        deploy,
+        work.service(deploy),
     ]
     objects += ingresses(cfg, "grafana", names.GRAFANA, graf.port, "grafana-tls")
     return objects
@@ -101,20 +83,16 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
         {"name": "GF_ANALYTICS_CHECK_FOR_UPDATES", "value": "false"},
         {"name": "GF_PLUGINS_PLUGIN_ADMIN_ENABLED", "value": "false"},
     ]
-    container: Obj = {
-        "name": names.GRAFANA,
-        "image": graf.image.reference,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": graf.port, "protocol": "TCP"}],
-        "env": env,
-        "resources": resources(graf.resources),
-        "startupProbe": http_probe(
-            "/api/health", "http", Probe(period_seconds=5, failure_threshold=24)
-        ),
-        "readinessProbe": http_probe("/api/health", "http", Probe()),
-        "livenessProbe": tcp_probe("http", Probe(period_seconds=20)),
-        "securityContext": container_security(),
-        "volumeMounts": [
+    app = container(
+        names.GRAFANA,
+        graf.image,
+        ports=[Port("http", graf.port)],
+        env=env,
+        resources_=graf.resources,
+        startup=http_probe("/api/health", "http", Probe(period_seconds=5, failure_threshold=24)),
+        readiness=http_probe("/api/health", "http", Probe()),
+        liveness=tcp_probe("http", Probe(period_seconds=20)),
+        mounts=[
             {"name": "data", "mountPath": "/var/lib/grafana"},
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "datasources", "mountPath": f"{PROVISIONING}/datasources", "readOnly": True},
@@ -122,45 +100,20 @@ def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Ob
             {"name": "dashboards", "mountPath": DASHBOARDS_DIR, "readOnly": True},
             {"name": "admin", "mountPath": SECRETS_DIR, "readOnly": True},
         ],
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(cfg, names.GRAFANA, names.GRAFANA, COMPONENT),
-        "spec": {
-            "replicas": 1,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(names.GRAFANA)},
-            # Grafana's SQLite database sits on a ReadWriteOnce volume: one pod at a time.
-            "strategy": {"type": "Recreate"},
-            "template": {
-                "metadata": {
-                    "labels": labels(names.GRAFANA, COMPONENT),
-                    "annotations": {"harvester-gen/provisioning-checksum": provisioning_checksum},
-                },
-                "spec": {
-                    "serviceAccountName": names.GRAFANA,
-                    "automountServiceAccountToken": False,
-                    "restartPolicy": "Always",
-                    "securityContext": pod_security(UID),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
-                        empty_dir("tmp", "256Mi"),
-                        {"name": "datasources", "configMap": {"name": DATASOURCES}},
-                        {"name": "providers", "configMap": {"name": PROVIDERS}},
-                        {"name": "admin", "secret": {"secretName": names.GRAFANA_ADMIN_SECRET}},
-                        {
-                            "name": "dashboards",
-                            "projected": {
-                                "sources": [
-                                    {"configMap": {"name": dashboard_config_map_name(b)}}
-                                    for b in boards
-                                ]
-                            },
-                        },
-                    ],
-                },
-            },
-        },
-    }
+    )
+    dashboard_sources = [{"configMap": {"name": dashboard_config_map_name(b)}} for b in boards]
+    return workload(cfg).deployment(
+        [app],
+        [
+            {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
+            empty_dir("tmp", "256Mi"),
+            {"name": "datasources", "configMap": {"name": DATASOURCES}},
+            {"name": "providers", "configMap": {"name": PROVIDERS}},
+            {"name": "admin", "secret": {"secretName": names.GRAFANA_ADMIN_SECRET}},
+            {"name": "dashboards", "projected": {"sources": dashboard_sources}},
+        ],
+        uid=UID,
+        # Grafana's SQLite database sits on a ReadWriteOnce volume: one pod at a time.
+        strategy="Recreate",
+        pod_annotations={"harvester-gen/provisioning-checksum": provisioning_checksum},
+    )

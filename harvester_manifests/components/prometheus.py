@@ -11,24 +11,16 @@ from harvester_manifests import names
 from harvester_manifests.components.common import (
     Obj,
     cluster_metadata,
-    config_map,
-    container_security,
     external_url_args,
     http_probe,
     ingresses,
-    labels,
-    metadata,
-    pod_security,
-    pvc,
-    resources,
-    selector,
-    service,
 )
 from harvester_manifests.components.reloader import reloader_container
+from harvester_manifests.components.workload import Port, Workload, container
 from harvester_manifests.config.models import Config, Probe
-from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from harvester_manifests.monitoring.rules import rule_files
 from harvester_manifests.monitoring.scrape import CONFIG_DIR, prometheus_config
-from harvester_manifests.yamlio import dump
+from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
 UID = 65534
@@ -37,26 +29,28 @@ DATA = "prometheus-data"
 DATA_DIR = "/prometheus"
 
 
+def workload(cfg: Config) -> Workload:
+    return Workload(cfg, names.PROMETHEUS, COMPONENT, cfg.prometheus.image)
+
+
 def build(cfg: Config) -> list[Obj]:
-    prom = cfg.prometheus
+    prom, work = cfg.prometheus, workload(cfg)
+    deploy = deployment(cfg)
     objects = [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": metadata(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
-        },
+        # Prometheus discovers pods and nodes through the Kubernetes API with its token.
+        work.service_account(automount_token=None),
         cluster_role(),
         cluster_role_binding(cfg),
-        config_map(
-            cfg,
+        work.config_map(
             CONFIG,
-            names.PROMETHEUS,
-            COMPONENT,
-            {"prometheus.yml": dump(prometheus_config(cfg)), RULES_FILE: dump(alert_rules(cfg))},
+            {
+                "prometheus.yml": dump_shared(prometheus_config(cfg)),
+                **{name: dump_shared(rules) for name, rules in rule_files(cfg).items()},
+            },
         ),
-        pvc(cfg, DATA, names.PROMETHEUS, COMPONENT, prom.storage),
-        deployment(cfg),
-        service(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT, prom.port),
+        work.pvc(DATA, prom.storage),
+        deploy,
+        work.service(deploy),
     ]
     objects += ingresses(cfg, "prometheus", names.PROMETHEUS, prom.port, "prometheus-tls")
     return objects
@@ -113,54 +107,32 @@ def deployment(cfg: Config) -> Obj:
     if prom.admin_api:
         args.append("--web.enable-admin-api")
     args += external_url_args(cfg, "prometheus")
-    container: Obj = {
-        "name": names.PROMETHEUS,
-        "image": prom.image.reference,
-        "imagePullPolicy": "IfNotPresent",
-        "args": args,
-        "ports": [{"name": "http", "containerPort": prom.port, "protocol": "TCP"}],
-        "resources": resources(prom.resources),
+    server = container(
+        names.PROMETHEUS,
+        prom.image,
+        args=args,
+        ports=[Port("http", prom.port)],
+        resources_=prom.resources,
         # Replaying a large WAL after a restart takes minutes: give startup up to 10.
-        "startupProbe": http_probe(
-            "/-/ready", "http", Probe(period_seconds=10, failure_threshold=60)
-        ),
-        "readinessProbe": http_probe("/-/ready", "http", Probe()),
-        "livenessProbe": http_probe("/-/healthy", "http", Probe(period_seconds=20)),
-        "securityContext": container_security(),
-        "volumeMounts": [
+        startup=http_probe("/-/ready", "http", Probe(period_seconds=10, failure_threshold=60)),
+        readiness=http_probe("/-/ready", "http", Probe()),
+        liveness=http_probe("/-/healthy", "http", Probe(period_seconds=20)),
+        mounts=[
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "data", "mountPath": DATA_DIR},
         ],
-    }
+    )
     reload_url = f"http://127.0.0.1:{prom.port}/-/reload"
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(cfg, names.PROMETHEUS, names.PROMETHEUS, COMPONENT),
-        "spec": {
-            "replicas": 1,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(names.PROMETHEUS)},
-            # One writer of the TSDB on a ReadWriteOnce volume: stop the old pod first.
-            "strategy": {"type": "Recreate"},
-            "template": {
-                "metadata": {"labels": labels(names.PROMETHEUS, COMPONENT)},
-                "spec": {
-                    "serviceAccountName": names.PROMETHEUS,
-                    # Prometheus discovers pods and nodes through the Kubernetes API.
-                    "automountServiceAccountToken": True,
-                    "restartPolicy": "Always",
-                    "securityContext": pod_security(UID),
-                    "terminationGracePeriodSeconds": 120,
-                    "containers": [
-                        container,
-                        reloader_container(cfg, [("config", CONFIG_DIR)], reload_url),
-                    ],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": CONFIG}},
-                        {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
-                    ],
-                },
-            },
-        },
-    }
+    return workload(cfg).deployment(
+        [server, reloader_container(cfg, [("config", CONFIG_DIR)], reload_url)],
+        [
+            {"name": "config", "configMap": {"name": CONFIG}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": DATA}},
+        ],
+        uid=UID,
+        # One writer of the TSDB on a ReadWriteOnce volume: stop the old pod first.
+        strategy="Recreate",
+        # Prometheus discovers pods and nodes through the Kubernetes API.
+        automount_token=True,
+        termination_grace_seconds=120,
+    )

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from harvester_manifests.components.common import (
-    Obj,
-    container_security,
-    http_probe,
-    resources,
-    tcp_probe,
-)
+from harvester_manifests.components.common import Obj, http_probe, tcp_probe
+from harvester_manifests.components.workload import Port, container
 from harvester_manifests.config.models import Config, Probe
 
 PORT = 9533
@@ -16,21 +11,17 @@ PORT = 9533
 
 def reloader_container(cfg: Config, watched: list[tuple[str, str]], webhook_url: str) -> Obj:
     """Calls the reload endpoint when a watched (volume, mount path) pair changes."""
-    return {
-        "name": "config-reloader",
-        "image": cfg.reloader.image.reference,
-        "imagePullPolicy": "IfNotPresent",
-        "args": [
+    return container(
+        "config-reloader",
+        cfg.reloader.image,
+        args=[
             *(f"--volume-dir={d}" for _, d in watched),
             f"--webhook-url={webhook_url}",
             f"--web.listen-address=:{PORT}",
         ],
-        "ports": [{"name": "reloader", "containerPort": PORT, "protocol": "TCP"}],
-        "resources": resources(cfg.reloader.resources),
-        "readinessProbe": http_probe("/metrics", "reloader", Probe()),
-        "livenessProbe": tcp_probe("reloader", Probe(period_seconds=30)),
-        "securityContext": container_security(),
-        "volumeMounts": [
-            {"name": volume, "mountPath": path, "readOnly": True} for volume, path in watched
-        ],
-    }
+        ports=[Port("reloader", PORT)],
+        resources_=cfg.reloader.resources,
+        readiness=http_probe("/metrics", "reloader", Probe()),
+        liveness=tcp_probe("reloader", Probe(period_seconds=30)),
+        mounts=[{"name": volume, "mountPath": path, "readOnly": True} for volume, path in watched],
+    )

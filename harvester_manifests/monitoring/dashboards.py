@@ -45,13 +45,15 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from harvester_manifests import names
+from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.models import Config
-from harvester_manifests.monitoring.scrape import API_JOB, CADVISOR_JOB, PROCESS_JOBS
+from harvester_manifests.monitoring import queries as q
+from harvester_manifests.monitoring.queries import RATE_INTERVAL as RATE
+from harvester_manifests.yamlio import dump_json
 
 DATASOURCE_UID = "prometheus"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
 TAG = names.PART_OF
-RATE = "$__rate_interval"
 
 _DATASOURCE = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 
@@ -226,32 +228,23 @@ def _board(uid: str, title: str, description: str, rows: Sequence[Row]) -> dict[
 # --- the three dashboards ---------------------------------------------------------------------
 
 
-def _overview(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts
-    job = f'job="{API_JOB}"'
-    requests = f"sum(rate(http_requests_total{{{job}}}[{RATE}]))"
-    errors = f'sum(rate(http_requests_total{{{job},status=~"5.."}}[{RATE}]))'
-    buckets = f"rate(http_request_duration_seconds_bucket{{{job}}}[{RATE}])"
-
-    def quantile(q: str, by: str = "le") -> str:
-        return f"histogram_quantile({q}, sum by ({by}) ({buckets}))"
-
+def _overview(t: AlertThresholds) -> dict[str, Any]:
     traffic = Row(
         "API",
         [
             Panel(
                 "API pods up",
-                [Query(f"sum(up{{{job}}})")],
+                [Query(q.API_PODS_UP)],
                 "none",
                 width=6,
                 height=4,
                 stat=True,
                 description="API pods that answered the last scrape.",
             ),
-            Panel("Request rate", [Query(requests)], "reqps", width=6, height=4, stat=True),
+            Panel("Request rate", [Query(q.requests(RATE))], "reqps", width=6, height=4, stat=True),
             Panel(
                 "5xx ratio",
-                [Query(f"{errors} / {requests}")],
+                [Query(q.error_ratio(RATE))],
                 "percentunit",
                 width=6,
                 height=4,
@@ -263,7 +256,7 @@ def _overview(cfg: Config) -> dict[str, Any]:
             ),
             Panel(
                 "p95 latency",
-                [Query(quantile("0.95"))],
+                [Query(q.latency("0.95", RATE))],
                 "s",
                 width=6,
                 height=4,
@@ -275,32 +268,20 @@ def _overview(cfg: Config) -> dict[str, Any]:
             ),
             Panel(
                 "Request rate by endpoint",
-                [
-                    Query(
-                        f"sum by (endpoint) (rate(http_requests_total{{{job}}}[{RATE}]))",
-                        "{{endpoint}}",
-                    )
-                ],
+                [Query(q.requests_by("endpoint", RATE), "{{endpoint}}")],
                 "reqps",
             ),
             Panel(
                 "5xx ratio by endpoint",
-                [
-                    Query(
-                        f'sum by (endpoint) (rate(http_requests_total{{{job},status=~"5.."}}'
-                        f"[{RATE}]))\n  / sum by (endpoint) "
-                        f"(rate(http_requests_total{{{job}}}[{RATE}]))",
-                        "{{endpoint}}",
-                    )
-                ],
+                [Query(q.error_ratio_by("endpoint", RATE), "{{endpoint}}")],
                 "percentunit",
             ),
             Panel(
                 "Latency p50 / p95 / p99",
                 [
-                    Query(quantile("0.5"), "p50"),
-                    Query(quantile("0.95"), "p95"),
-                    Query(quantile("0.99"), "p99"),
+                    Query(q.latency("0.5", RATE), "p50"),
+                    Query(q.latency("0.95", RATE), "p95"),
+                    Query(q.latency("0.99", RATE), "p99"),
                 ],
                 "s",
                 description="The guide's high-latency symptom is p95 above 50ms.",
@@ -308,28 +289,18 @@ def _overview(cfg: Config) -> dict[str, Any]:
             ),
             Panel(
                 "p95 latency by endpoint",
-                [Query(quantile("0.95", "le, endpoint"), "{{endpoint}}")],
+                [Query(q.latency("0.95", RATE, "le, endpoint"), "{{endpoint}}")],
                 "s",
             ),
             Panel(
                 "Requests in progress by pod",
-                [
-                    Query(
-                        f"sum by (pod) (http_requests_in_progress{{{job}}})",
-                        "{{pod}}",
-                    )
-                ],
+                [Query(q.in_progress("pod"), "{{pod}}")],
                 "none",
                 steps=[(t.api.in_progress_per_pod, "orange")],
             ),
             Panel(
                 "Responses by status",
-                [
-                    Query(
-                        f"sum by (status) (rate(http_requests_total{{{job}}}[{RATE}]))",
-                        "{{status}}",
-                    )
-                ],
+                [Query(q.requests_by("status", RATE), "{{status}}")],
                 "reqps",
             ),
         ],
@@ -337,67 +308,37 @@ def _overview(cfg: Config) -> dict[str, Any]:
     dependencies = Row(
         "Database, cache and LLM providers",
         [
-            Panel("Database size", [Query(f"max(db_size_bytes{{{job}}})", "size")], "bytes", 8),
+            Panel("Database size", [Query(q.DB_SIZE, "size")], "bytes", 8),
             Panel(
                 "Database query p95 by type",
-                [
-                    Query(
-                        "histogram_quantile(0.95, sum by (le, query_type) "
-                        f"(rate(db_query_duration_seconds_bucket{{{job}}}[{RATE}])))",
-                        "{{query_type}}",
-                    )
-                ],
+                [Query(q.db_query_p95(RATE), "{{query_type}}")],
                 "s",
                 8,
             ),
             Panel(
                 "Cache hit ratio by type",
-                [
-                    Query(
-                        f"sum by (cache_type) (rate(cache_hits_total{{{job}}}[{RATE}]))\n"
-                        f"  / (sum by (cache_type) (rate(cache_hits_total{{{job}}}[{RATE}]))"
-                        f" + sum by (cache_type) (rate(cache_misses_total{{{job}}}[{RATE}])))",
-                        "{{cache_type}}",
-                    ),
-                ],
+                [Query(q.cache_hit_ratio(RATE), "{{cache_type}}")],
                 "percentunit",
                 8,
             ),
             Panel(
                 "LLM requests and errors by provider",
                 [
-                    Query(
-                        f"sum by (provider) (rate(llm_requests_total{{{job}}}[{RATE}]))",
-                        "{{provider}} requests",
-                    ),
-                    Query(
-                        f"sum by (provider) (rate(llm_errors_total{{{job}}}[{RATE}]))",
-                        "{{provider}} errors",
-                    ),
+                    Query(q.llm_requests(RATE), "{{provider}} requests"),
+                    Query(q.llm_errors(RATE), "{{provider}} errors"),
                 ],
                 "reqps",
                 8,
             ),
             Panel(
                 "LLM p95 latency by model",
-                [
-                    Query(
-                        "histogram_quantile(0.95, sum by (le, provider, model) "
-                        f"(rate(llm_request_duration_seconds_bucket{{{job}}}[{RATE}])))",
-                        "{{provider}}/{{model}}",
-                    )
-                ],
+                [Query(q.llm_latency(RATE), "{{provider}}/{{model}}")],
                 "s",
                 8,
             ),
             Panel(
                 "LLM tokens per hour by provider",
-                [
-                    Query(
-                        f"sum by (provider) (rate(llm_tokens_total{{{job}}}[{RATE}])) * 3600",
-                        "{{provider}}",
-                    )
-                ],
+                [Query(q.LLM_TOKENS_PER_HOUR, "{{provider}}")],
                 "short",
                 8,
                 steps=[(t.llm.tokens_per_hour, "orange")],
@@ -412,12 +353,9 @@ def _overview(cfg: Config) -> dict[str, Any]:
     )
 
 
-def _discovery(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts.discovery
-    job = f'job="{API_JOB}"'
-    runs = f"pipeline_runs_total{{{job}}}"
-    errors = f"pipeline_errors_total{{{job}}}"
-    fetched = f"discoveries_fetched_total{{{job}}}"
+def _discovery(alerts: AlertThresholds) -> dict[str, Any]:
+    t = alerts.discovery
+    runs, errors, fetched = q.PIPELINE_RUNS, q.PIPELINE_ERRORS, q.DISCOVERIES_FETCHED
     window = t.error_window
     summary = Row(
         "Last 24 hours",
@@ -464,16 +402,8 @@ def _discovery(cfg: Config) -> dict[str, Any]:
             Panel(
                 "Run duration by pipeline",
                 [
-                    Query(
-                        "histogram_quantile(0.5, sum by (le, pipeline_type) "
-                        f"(rate(pipeline_run_duration_seconds_bucket{{{job}}}[1h])))",
-                        "{{pipeline_type}} p50",
-                    ),
-                    Query(
-                        "histogram_quantile(0.95, sum by (le, pipeline_type) "
-                        f"(rate(pipeline_run_duration_seconds_bucket{{{job}}}[1h])))",
-                        "{{pipeline_type}} p95",
-                    ),
+                    Query(q.pipeline_duration("0.5", "1h"), "{{pipeline_type}} p50"),
+                    Query(q.pipeline_duration("0.95", "1h"), "{{pipeline_type}} p95"),
                 ],
                 "s",
             ),
@@ -492,19 +422,18 @@ def _discovery(cfg: Config) -> dict[str, Any]:
     )
 
 
-def _pods(cfg: Config) -> dict[str, Any]:
-    t = cfg.alerts.resources
-    sel = f'job="{CADVISOR_JOB}",namespace="{cfg.namespace}",container!="",container!="POD"'
+def _pods(namespace: str, alerts: AlertThresholds) -> dict[str, Any]:
+    t = alerts.resources
+    sel = q.containers(namespace)
     by = "by (pod, container)"
     cpu = f"sum {by} (rate(container_cpu_usage_seconds_total{{{sel}}}[{RATE}]))"
     memory = f"max {by} (container_memory_working_set_bytes{{{sel}}})"
-    jobs = "|".join(PROCESS_JOBS)
     note = (
         "From the kubelets' cAdvisor (prometheus.scrapeCadvisor), for the pods of namespace "
-        f"{cfg.namespace}."
+        f"{namespace}."
     )
     containers = Row(
-        f"Pods of {cfg.namespace}",
+        f"Pods of {namespace}",
         [
             Panel(
                 "CPU by container", [Query(cpu, "{{pod}}/{{container}}")], "short", description=note
@@ -529,38 +458,21 @@ def _pods(cfg: Config) -> dict[str, Any]:
             ),
             Panel(
                 "Memory against limit",
-                [
-                    Query(
-                        f"{memory}\n  / max {by} (container_spec_memory_limit_bytes{{{sel}}} > 0)",
-                        "{{pod}}/{{container}}",
-                    )
-                ],
+                [Query(q.memory_against_limit(namespace), "{{pod}}/{{container}}")],
                 "percentunit",
                 description=note + " At 100% the container is OOM-killed.",
                 steps=[(t.memory_warning_ratio, "orange"), (t.memory_critical_ratio, "red")],
             ),
             Panel(
                 "CPU throttling",
-                [
-                    Query(
-                        f"sum {by} (rate(container_cpu_cfs_throttled_periods_total{{{sel}}}"
-                        f"[{RATE}]))\n  / sum {by} "
-                        f"(rate(container_cpu_cfs_periods_total{{{sel}}}[{RATE}]))",
-                        "{{pod}}/{{container}}",
-                    )
-                ],
+                [Query(q.cpu_throttling(namespace, RATE), "{{pod}}/{{container}}")],
                 "percentunit",
                 description="Share of CPU periods in which the container hit its CPU limit.",
                 steps=[(t.cpu_throttling_ratio, "orange")],
             ),
             Panel(
                 "Restarts in the last hour",
-                [
-                    Query(
-                        f'changes(process_start_time_seconds{{job=~"{jobs}"}}[1h])',
-                        "{{job}} {{pod}}",
-                    )
-                ],
+                [Query(q.RESTARTS_LAST_HOUR, "{{job}} {{pod}}")],
                 "short",
                 description=(
                     "Process restarts seen by Prometheus (a new process start time on the same "
@@ -573,14 +485,31 @@ def _pods(cfg: Config) -> dict[str, Any]:
     return _board(
         "kubernetes-pods",
         "Kubernetes pods",
-        f"CPU, memory against limits, throttling and restarts of the pods in {cfg.namespace}.",
+        f"CPU, memory against limits, throttling and restarts of the pods in {namespace}.",
         [containers],
     )
 
 
 def dashboards(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The three dashboards: they depend on the namespace and the alert thresholds only."""
     return {
-        "signal-harvester-overview": _overview(cfg),
-        "discovery-pipeline": _discovery(cfg),
-        "kubernetes-pods": _pods(cfg),
+        "signal-harvester-overview": _overview(cfg.alerts),
+        "discovery-pipeline": _discovery(cfg.alerts),
+        "kubernetes-pods": _pods(cfg.namespace, cfg.alerts),
     }
+
+
+_FILES: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def dashboard_files(cfg: Config) -> dict[str, str]:
+    """Each dashboard's JSON file by name, built and encoded once per (namespace, thresholds):
+    most environments share them, and building and encoding them is most of a render."""
+    key = (cfg.namespace, cfg.alerts.model_dump_json())
+    files = _FILES.get(key)
+    if files is None:
+        files = {name: dump_json(board) for name, board in sorted(dashboards(cfg).items())}
+        if len(_FILES) >= 64:
+            _FILES.clear()
+        _FILES[key] = files
+    return files

@@ -21,7 +21,7 @@ CONFIG_DIR = "/etc/prometheus"
 RULES_GLOB = f"{CONFIG_DIR}/*.rules.yaml"
 API_JOB = names.API
 CADVISOR_JOB = "kubernetes-cadvisor"
-# Jobs whose targets expose process_start_time_seconds (restart detection in rules.py).
+# Jobs whose targets expose process_start_time_seconds (restart detection in rules/resources.py).
 PROCESS_JOBS = (API_JOB, names.PROMETHEUS, names.ALERTMANAGER, names.GRAFANA)
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 API_SERVER = "kubernetes.default.svc:443"

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
+from harvester_manifests import names
 from harvester_manifests.components.grafana import dashboard_config_map_name
 from harvester_manifests.config.models import Config
-from harvester_manifests.monitoring.rules import RULES_FILE
+from harvester_manifests.monitoring.rules import CATEGORIES, RULES_SUFFIX
 from tests.conftest import Obj, tool
 
 JSONDict = dict[str, Any]
@@ -44,7 +45,7 @@ class Generated:
     cfg: Config
     objects: dict[tuple[str, str], Obj]
     prometheus_yml: str
-    rules_yml: str
+    rule_files: dict[str, str]  # one file per rule group, in CATEGORIES order
     alertmanager_yml: str
     dashboard_json: dict[str, str]
 
@@ -54,9 +55,22 @@ class Generated:
         return loaded
 
     @property
+    def rules_yml(self) -> str:
+        return "".join(self.rule_files.values())
+
+    @property
     def rules(self) -> JSONDict:
-        loaded: JSONDict = yaml.safe_load(self.rules_yml)
-        return loaded
+        """Every group of every rule file, as one document."""
+        return {
+            "groups": [
+                group
+                for text in self.rule_files.values()
+                for group in yaml.safe_load(text)["groups"]
+            ]
+        }
+
+    def write_rules(self, directory: Path) -> list[Path]:
+        return [write(directory / name, text) for name, text in self.rule_files.items()]
 
     @property
     def alertmanager(self) -> JSONDict:
@@ -97,7 +111,11 @@ def extract(env: str, cfg: Config, objects: dict[tuple[str, str], Obj]) -> Gener
         cfg=cfg,
         objects=objects,
         prometheus_yml=prometheus["prometheus.yml"],
-        rules_yml=prometheus[RULES_FILE],
+        rule_files={
+            name: prometheus[name]
+            for category in CATEGORIES
+            if (name := f"{names.PART_OF}-{category}{RULES_SUFFIX}") in prometheus
+        },
         alertmanager_yml=alertmanager["alertmanager.yml"],
         dashboard_json=boards,
     )

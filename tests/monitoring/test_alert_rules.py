@@ -1,6 +1,6 @@
 """The alert rules: their labels and annotations, their thresholds from the model, and
 `promtool test rules` proving each alert fires on the series that should fire it and stays
-silent on the series that should not (alert_cases.py)."""
+silent on the series that should not (alert_cases/, one module per group)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,18 @@ from pydantic import ValidationError
 from harvester_manifests import names as n
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import rules as r
-from harvester_manifests.monitoring.rules import RULES_FILE, alert_rules
+from harvester_manifests.monitoring.rules import RULES_SUFFIX, alert_rules
+from harvester_manifests.names import PART_OF
 from tests.conftest import ENVS
 
-from .alert_cases import Fires, Scenario, scenarios
-from .generated import AlertRule, Generated, expect_ok, promtool, write, write_yaml
+from .alert_cases import BY_CATEGORY, Fires, Scenario, scenarios
+from .generated import AlertRule, Generated, expect_ok, promtool, write_yaml
 
 TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+))\s*\}\}")
 
 
 def render(text: str, labels: dict[str, str], value: str | None) -> str:
-    """Prometheus' rendering of the template forms the rules use (rules.py's docstring)."""
+    """Prometheus' rendering of the template forms the rules use (the rules package's docstring)."""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(1):
@@ -51,12 +52,18 @@ def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tu
     return {"fired": fired, "silent": silent}
 
 
-def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]]:
-    """One promtool test document per scenario step (its evaluation interval)."""
+def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """One promtool test document per rule group and scenario step (its evaluation interval):
+    each group's cases (its module of alert_cases/) run against that group's file alone."""
     by_key = {(a.name, a.severity): a for a in gen.alerts()}
     names = {a.name for a in gen.alerts()}
-    documents: dict[int, dict[str, Any]] = {}
-    for case in scenarios(gen.cfg):
+    documents: dict[tuple[str, int], dict[str, Any]] = {}
+    cases = [
+        (group["name"], case)
+        for group in gen.rules["groups"]
+        for case in BY_CATEGORY[group["name"].removeprefix(f"{PART_OF}-")](gen.cfg)
+    ]
+    for group, case in cases:
         if case.alert not in names:
             continue  # an alert this environment does not have (see the existence test)
         expected = []
@@ -74,8 +81,12 @@ def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]
             )
         step = f"{case.step_minutes}m"
         document = documents.setdefault(
-            case.step_minutes,
-            {"rule_files": [str(rules_path)], "evaluation_interval": step, "tests": []},
+            (group, case.step_minutes),
+            {
+                "rule_files": [str(rules_dir / f"{group}{RULES_SUFFIX}")],
+                "evaluation_interval": step,
+                "tests": [],
+            },
         )
         document["tests"].append(
             {
@@ -90,6 +101,17 @@ def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]
     return documents
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_each_groups_cases_are_about_that_groups_alerts(
+    generated: dict[str, Generated], env: str
+) -> None:
+    gen = generated[env]
+    for group in gen.rules["groups"]:
+        alerts = {rule["alert"] for rule in group["rules"]}
+        category = group["name"].removeprefix(f"{PART_OF}-")
+        assert {case.alert for case in BY_CATEGORY[category](gen.cfg)} <= alerts, category
+
+
 # --- coverage: every alert has a firing and a silent case -----------------------------------
 
 
@@ -97,7 +119,7 @@ def promtool_tests(gen: Generated, rules_path: Path) -> dict[int, dict[str, Any]
 def test_every_alert_has_a_firing_and_a_silent_case(
     generated: dict[str, Generated], env: str
 ) -> None:
-    """Adding an alert (or a severity) without scenarios in alert_cases.py fails here."""
+    """Adding an alert (or a severity) without scenarios in alert_cases/ fails here."""
     gen = generated[env]
     alerts = gen.alerts()
     covered = coverage(alerts, scenarios(gen.cfg))
@@ -127,11 +149,15 @@ def test_promtool_unit_tests_fire_and_stay_silent(
     generated: dict[str, Generated], env: str, tmp_path: Path
 ) -> None:
     gen = generated[env]
-    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
-    documents = promtool_tests(gen, rules_path)
+    gen.write_rules(tmp_path)
+    documents = promtool_tests(gen, tmp_path)
     groups = sum(len(d["tests"]) for d in documents.values())
     assert groups >= 2 * len({a.name for a in gen.alerts()})
-    files = [write_yaml(tmp_path / f"tests-{step}m.yaml", d) for step, d in documents.items()]
+    assert {group for group, _ in documents} == {g["name"] for g in gen.rules["groups"]}
+    files = [
+        write_yaml(tmp_path / f"tests-{group}-{step}m.yaml", d)
+        for (group, step), d in documents.items()
+    ]
     out = expect_ok(promtool("test", "rules", *files))
     assert out.count("SUCCESS") == len(files)
 
@@ -141,8 +167,8 @@ def test_promtool_unit_tests_catch_a_wrong_expectation(
 ) -> None:
     """A firing case turned silent must fail: the unit tests really assert."""
     gen = generated["prod"]
-    rules_path = write(tmp_path / RULES_FILE, gen.rules_yml)
-    document = promtool_tests(gen, rules_path)[1]
+    gen.write_rules(tmp_path)
+    document = promtool_tests(gen, tmp_path)[("signal-harvester-api", 1)]
     first = document["tests"][0]
     assert first["alert_rule_test"][0]["exp_alerts"], "the first scenario should fire"
     first["alert_rule_test"][0]["exp_alerts"] = []

@@ -4,12 +4,12 @@ is what the Deployments expose (same port, path, labels and namespace)."""
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 
 from harvester_manifests import names
-from harvester_manifests.monitoring.rules import RULES_FILE
 from harvester_manifests.monitoring.scrape import API_JOB, CADVISOR_JOB, SA_DIR
 from tests.conftest import ENVS
 
@@ -36,7 +36,7 @@ def test_promtool_check_config_with_rules_and_in_pod_files_in_a_temp_dir(
     config = copy.deepcopy(gen.prometheus)
     write(tmp_path / "sa" / "token", "not-a-real-token\n")
     write(tmp_path / "sa" / "ca.crt", "")
-    write(tmp_path / "rules" / RULES_FILE, gen.rules_yml)
+    assert len(gen.write_rules(tmp_path / "rules")) == len(gen.rules["groups"])
     assert config["rule_files"] == ["/etc/prometheus/*.rules.yaml"]
     config["rule_files"] = [str(tmp_path / "rules" / "*.rules.yaml")]
     for job in config["scrape_configs"]:
@@ -47,14 +47,19 @@ def test_promtool_check_config_with_rules_and_in_pod_files_in_a_temp_dir(
     path = write_yaml(tmp_path / "prometheus.yml", config)
     assert SA_DIR not in path.read_text()
     out = expect_ok(promtool("check", "config", path))
-    assert f"SUCCESS: {len(gen.alerts())} rules found" in out
+    # One rule file per group, every rule of every group loaded.
+    assert f"SUCCESS: {len(gen.rules['groups'])} rule files found" in out
+    found = [int(n) for n in re.findall(r"SUCCESS: (\d+) rules found", out)]
+    assert sum(found) == len(gen.alerts())
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_promtool_check_rules(generated: dict[str, Generated], env: str, tmp_path: Path) -> None:
-    rules = write(tmp_path / RULES_FILE, generated[env].rules_yml)
-    out = expect_ok(promtool("check", "rules", "--lint=all", "--lint-fatal", rules))
-    assert f"SUCCESS: {len(generated[env].alerts())} rules found" in out
+    gen = generated[env]
+    files = gen.write_rules(tmp_path)
+    out = expect_ok(promtool("check", "rules", "--lint=all", "--lint-fatal", *files))
+    found = [int(n) for n in re.findall(r"SUCCESS: (\d+) rules found", out)]
+    assert len(found) == len(files) and sum(found) == len(gen.alerts())
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -32,7 +32,6 @@ import pytest
 
 from harvester_manifests import names
 from harvester_manifests.monitoring import rules as r
-from harvester_manifests.monitoring.rules import RULES_FILE
 from harvester_manifests.monitoring.scrape import SA_DIR
 from tests.conftest import ENVS
 
@@ -69,7 +68,7 @@ class Stack:
 
 def prometheus_test_config(gen: Generated, workdir: Path, am_url: str) -> Path:
     config = copy.deepcopy(gen.prometheus)
-    write(workdir / "rules" / RULES_FILE, gen.rules_yml)
+    gen.write_rules(workdir / "rules")
     config["rule_files"] = [str(workdir / "rules" / "*.rules.yaml")]
     config["global"]["scrape_interval"] = "1s"
     config["global"]["evaluation_interval"] = "1s"
@@ -171,7 +170,12 @@ def test_prometheus_exposes_the_self_metrics_the_rules_read(stack: Stack) -> Non
         dict(pairs)["rule_group"] for pairs in series["prometheus_rule_evaluation_failures_total"]
     }
     assert {g.rsplit(";", 1)[1] for g in groups} == {g["name"] for g in stack.gen.rules["groups"]}
-    assert all(g.endswith(f"/{RULES_FILE};" + g.rsplit(";", 1)[1]) for g in groups)
+    # One file per group, named after it.
+    assert all(
+        g.endswith(f"/{name}{r.RULES_SUFFIX};{name}")
+        for g in groups
+        for name in [g.rsplit(";", 1)[1]]
+    )
 
 
 def test_alertmanager_self_metrics_are_scraped_under_the_rules_job(stack: Stack) -> None:

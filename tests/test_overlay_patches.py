@@ -1,0 +1,156 @@
+"""Overlays read like a careful person wrote them: every changed field is named, never found by
+counting. Strategic-merge patches name list elements by their merge key; a JSON 6902 path with
+a list index is only allowed right after a `test` op that pins that element."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harvester_manifests.patches import Path as FieldPath
+from harvester_manifests.patches import merge_key, split_image
+from tests.conftest import ENVS, ROOT, index, kustomize_build, run
+
+INDEX = re.compile(r"/(\d+)(?=/|$)")
+
+
+def unpinned_indexes(ops: list[dict[str, Any]]) -> list[str]:
+    """Paths of ops that address a list element no earlier `test` op pinned."""
+    pinned: set[str] = set()
+    bad = []
+    for op in ops:
+        if op["op"] == "test":
+            pinned |= {op["path"][: m.end()] for m in INDEX.finditer(op["path"])}
+            continue
+        for m in INDEX.finditer(op["path"]):
+            if op["path"][: m.end()] not in pinned:
+                bad.append(op["path"])
+    return bad
+
+
+def unnamed_elements(kind: str, patch: Any, path: FieldPath = ()) -> list[str]:
+    """Keyed-list elements of a strategic-merge patch that do not name their merge key."""
+    bad: list[str] = []
+    if isinstance(patch, dict):
+        for key, value in patch.items():
+            bad += unnamed_elements(kind, value, (*path, key))
+    elif isinstance(patch, list) and path and (key := merge_key(kind, path)) is not None:
+        for element in patch:
+            if not isinstance(element, dict) or key not in element:
+                bad.append("/".join(path))
+            else:
+                bad += unnamed_elements(kind, element, (*path, "[]"))
+    return bad
+
+
+def patch_files(directory: Path) -> list[Path]:
+    return sorted((directory / "patches").glob("*.yaml"))
+
+
+def assert_every_changed_field_is_named(overlay: Path) -> None:
+    for path in patch_files(overlay):
+        patch: Any = yaml.safe_load(path.read_text())
+        if isinstance(patch, list):
+            assert not unpinned_indexes(patch), f"{path.name}: {unpinned_indexes(patch)}"
+        else:
+            assert not unnamed_elements(patch["kind"], patch), path.name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_changed_field_is_named(env: str, rendered: Path) -> None:
+    assert_every_changed_field_is_named(rendered / env)
+
+
+def test_the_check_catches_a_bare_index() -> None:
+    bare = [{"op": "replace", "path": "/spec/template/spec/containers/0/env/1/value", "value": 1}]
+    assert unpinned_indexes(bare) == [bare[0]["path"], bare[0]["path"]]
+    pinned: list[dict[str, Any]] = [
+        {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "api"},
+        {"op": "test", "path": "/spec/template/spec/containers/0/env/1/name", "value": "X"},
+        *bare,
+    ]
+    assert unpinned_indexes(pinned) == []
+    smp = {"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}
+    assert unnamed_elements("Deployment", smp) == ["spec/template/spec/containers"]
+
+
+def test_committed_overlays_use_strategic_merge_only() -> None:
+    """Every change of the committed environments can be said as a strategic merge."""
+    for env in ENVS:
+        for path in patch_files(ROOT / "build" / env):
+            assert isinstance(yaml.safe_load(path.read_text()), dict), path
+
+
+@pytest.mark.parametrize(
+    ("ref", "parts"),
+    [
+        ("prom/prometheus:v3.16.0", ("prom/prometheus", "v3.16.0", "")),
+        ("localhost:5000/a/b", ("localhost:5000/a/b", "", "")),
+        ("localhost:5000/a/b:v1@sha256:00", ("localhost:5000/a/b", "v1", "sha256:00")),
+        ("a@sha256:00", ("a", "", "sha256:00")),
+    ],
+)
+def test_image_references_split_as_kustomize_splits_them(
+    ref: str, parts: tuple[str, str, str]
+) -> None:
+    assert split_image(ref) == parts
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+BASE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ns}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: a
+        image: reg.example.com:5000/app:v1
+        env: [{name: A, value: "1"}, {name: B, value: "2"}, {name: C, value: "3"}]
+      - {name: b, image: side:1}
+"""
+
+
+def reordered(env_names: list[str]) -> dict[str, Any]:
+    obj = yaml.safe_load(BASE)
+    values = {"A": "1", "B": "2", "C": "3", "D": "4"}
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": n, "value": values[n]} for n in env_names]
+    return dict(obj)
+
+
+@pytest.mark.parametrize(
+    "env_names",
+    [["A", "B", "C"], [], ["A", "D", "B", "C"], ["C", "A", "B"], ["A", "C"], ["D", "A", "B", "C"]],
+)
+def test_kustomize_builds_each_patch_to_the_wanted_object(
+    env_names: list[str], tmp_path: Path
+) -> None:
+    """The real kustomize keeps the rendered order of every keyed list, whatever changes."""
+    from harvester_manifests.kustomize import layout_base, layout_overlay
+
+    base = [yaml.safe_load(BASE)]
+    wanted = reordered(env_names)
+    wanted["spec"]["template"]["spec"]["containers"][0]["image"] = "reg.example.com:5000/app:v2"
+    for relative, text in layout_base(base).items():
+        write(tmp_path / "base" / relative, text)
+    for relative, text in layout_overlay(base, [wanted], [], None, "ns").items():
+        write(tmp_path / "env" / relative, text)
+    built = index(kustomize_build(tmp_path / "env"))
+    assert built == index([wanted])
+    kustomization = yaml.safe_load((tmp_path / "env" / "kustomization.yaml").read_text())
+    assert kustomization["images"] == [{"name": "reg.example.com:5000/app", "newTag": "v2"}]
+    result = run(["kubectl", "kustomize", tmp_path / "env"])
+    assert result.returncode == 0, result.stderr
+    assert index([d for d in yaml.safe_load_all(result.stdout) if d]) == index([wanted])
