@@ -222,7 +222,7 @@ def diff(
     """
     from harvester_manifests import diff as differ
     from harvester_manifests.clusterdiff import diff_against_cluster
-    from harvester_manifests.render import plan
+    from harvester_manifests.render import plan, resolve_environments
 
     try:
         envs = resolve_environments(env, config_dir)
