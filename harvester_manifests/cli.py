@@ -74,10 +74,20 @@ def main() -> None:
     help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
     "of .env.example (with a warning).",
 )
-def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
+@click.option(
+    "--gitops",
+    "gitops_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Repository-wide Argo CD settings (repoURL, targetRevision, ...). Default: "
+    "gitops.yaml; without it no OUT/argocd/ is rendered.",
+)
+def render(
+    env: str, config_dir: Path, out: Path, env_file: Path | None, gitops_file: Path | None
+) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
     try:
-        result = render_output(env, config_dir, out, env_file)
+        result = render_output(env, config_dir, out, env_file, gitops_file=gitops_file)
     except InputError as exc:
         _fail_input(exc)
     except (RenderError, OSError) as exc:
