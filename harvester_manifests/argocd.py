@@ -26,7 +26,6 @@ from harvester_manifests import names
 from harvester_manifests.components.common import Obj
 from harvester_manifests.config.gitops import GitOps
 from harvester_manifests.config.models import ArgoCdDestination, ArgoCdSyncPolicy, Config
-from harvester_manifests.errors import Problem
 from harvester_manifests.syncwaves import SYNC_WAVE, group_kind
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -133,24 +132,21 @@ def argocd_objects(
     return [project, *(application(gitops, env, cfg) for env, cfg in sorted(configs.items()))]
 
 
-def destination_clashes(configs: dict[str, Config], sources: dict[str, str]) -> list[Problem]:
+def destination_clashes(configs: dict[str, Config], sources: dict[str, str]) -> list[str]:
     """Two environments syncing into the same cluster and namespace would fight over every
-    object: one problem per environment after the first."""
+    object: one warning per environment after the first. (A warning, not an error: overlays
+    written before Argo CD, or a test's single cluster, may still render.)"""
     seen: dict[tuple[str, str, str], str] = {}
-    problems = []
+    warnings = []
     for env, cfg in sorted(configs.items()):
         target = cfg.argocd.target
         key = (target.server or "", target.name or "", cfg.namespace)
         if key in seen:
-            problems.append(
-                Problem(
-                    sources[env],
-                    "argocd.destination",
-                    f"same cluster and namespace ({cfg.namespace}) as environment {seen[key]}:"
-                    " their Applications would overwrite each other's objects;"
-                    " give one a different destination or namespace",
-                )
+            warnings.append(
+                f"{sources[env]}: argocd.destination: same cluster and namespace"
+                f" ({cfg.namespace}) as environment {seen[key]}: their Applications would"
+                " overwrite each other's objects; give one a different destination or namespace"
             )
         else:
             seen[key] = env
-    return problems
+    return warnings

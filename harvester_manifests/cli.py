@@ -16,8 +16,9 @@ import click
 from harvester_manifests import __version__
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, RenderError, ToolError
+from harvester_manifests.kustomize import FLAT_KUSTOMIZATION
+from harvester_manifests.render import ARGOCD, resolve_environments
 from harvester_manifests.render import render as render_output
-from harvester_manifests.render import resolve_environments
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -128,9 +129,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
         for name in missing:
             click.echo(f"error: {out / name}: not rendered (run harvester-gen render)", err=True)
         sys.exit(EXIT_INPUT)
+    # build/argocd (Argo CD's objects, when gitops.yaml exists) is checked with every env.
+    argocd = [ARGOCD] if env == "all" and (out / ARGOCD / FLAT_KUSTOMIZATION).exists() else []
     failed = 0
     try:
-        for name in envs:
+        for name in [*envs, *argocd]:
             for report in checks.validate_directory(out / name, list(versions) or None):
                 click.echo(
                     f"{name:<10} Kubernetes {report.kubernetes_version:<8} "

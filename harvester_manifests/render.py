@@ -147,7 +147,7 @@ def plan(
             except InputError as exc:
                 problems += exc.problems
         sources = {env: str(config_path(config_dir, env)) for env in argocd_configs}
-        problems += destination_clashes(argocd_configs, sources)
+        warnings += destination_clashes(argocd_configs, sources)
     if problems:
         raise InputError(problems)
 
