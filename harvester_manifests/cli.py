@@ -103,6 +103,9 @@ def render(
             click.echo(f"  hosts:   {', '.join(summary.hosts)}")
         click.echo(f"  secrets: {summary.secrets}")
         click.echo(f"  output:  {summary.path}  (kubectl apply -k {summary.path})")
+    if result.argocd is not None:
+        click.echo(f"argocd: AppProject and Applications in {result.argocd}")
+        click.echo(f"  bootstrap: kubectl apply -k {result.argocd}")
 
 
 @main.command()

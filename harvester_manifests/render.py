@@ -47,6 +47,7 @@ class RenderPlan:
     files: Files = field(default_factory=dict)
     environments: list[EnvironmentSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    argocd: Path | None = None  # where Argo CD's objects go, when there is a gitops.yaml
 
 
 def resolve_environments(requested: str, config_dir: Path) -> list[str]:
@@ -156,6 +157,7 @@ def plan(
         stacks = {env: render_environment(cfg, None) for env, cfg in argocd_configs.items()}
         argocd = argocd_objects(gitops, argocd_configs, stacks)
         result.files.update({f"{ARGOCD}/{p}": c for p, c in layout_flat(argocd).items()})
+        result.argocd = out / ARGOCD
     base = build_stack(Config())
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
     for env, (cfg, values, source) in configs.items():
