@@ -14,6 +14,7 @@ from typing import NoReturn
 import click
 
 from harvester_manifests import __version__
+from harvester_manifests.config.gitops import GitOps
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, RenderError, ToolError
 from harvester_manifests.kustomize import FLAT_KUSTOMIZATION
@@ -157,9 +158,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
 
 
 @main.command()
-def schema() -> None:
+@click.option("--gitops", is_flag=True, help="The schema of gitops.yaml instead.")
+def schema(gitops: bool) -> None:
     """Print the JSON Schema of an overlay file (for editor completion and checks)."""
-    document = Config.model_json_schema(by_alias=True)
+    model: type[Config] | type[GitOps] = GitOps if gitops else Config
+    document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "harvester-gen overlay"
+    document["title"] = "harvester-gen gitops.yaml" if gitops else "harvester-gen overlay"
     click.echo(json.dumps(document, indent=2, sort_keys=True))

@@ -72,6 +72,17 @@ def test_schema_is_the_overlay_format() -> None:
     assert "autoscaling" in api and "logLevel" in api, "keys are camelCase, as in the overlays"
 
 
+def test_schema_of_gitops_yaml() -> None:
+    result = harvester_gen("schema", "--gitops")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["repoURL"]
+    assert {"repoURL", "targetRevision", "path", "namespace", "project"} == set(
+        schema["properties"]
+    )
+
+
 @pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"]])
 def test_help(command: list[str]) -> None:
     result = harvester_gen(*command, "--help")
