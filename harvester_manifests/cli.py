@@ -73,12 +73,22 @@ def main() -> None:
     help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
     "of .env.example (with a warning).",
 )
-def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
+@click.option(
+    "--gitops",
+    "gitops_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Repository-wide Argo CD settings (repoURL, targetRevision, ...). Default: "
+    "gitops.yaml; without it no OUT/argocd/ is rendered.",
+)
+def render(
+    env: str, config_dir: Path, out: Path, env_file: Path | None, gitops_file: Path | None
+) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
     from harvester_manifests.render import render as render_output
 
     try:
-        result = render_output(env, config_dir, out, env_file)
+        result = render_output(env, config_dir, out, env_file, gitops_file=gitops_file)
     except InputError as exc:
         _fail_input(exc)
     except (RenderError, OSError) as exc:
@@ -93,6 +103,9 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
             click.echo(f"  hosts:   {', '.join(summary.hosts)}")
         click.echo(f"  secrets: {summary.secrets}")
         click.echo(f"  output:  {summary.path}  (kubectl apply -k {summary.path})")
+    if result.argocd is not None:
+        click.echo(f"argocd: AppProject and Applications in {result.argocd}")
+        click.echo(f"  bootstrap: kubectl apply -k {result.argocd}")
 
 
 @main.command()
@@ -109,7 +122,8 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
 def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -> None:
     """kustomize build each rendered ENV and check it with kubeconform -strict, offline."""
     from harvester_manifests import validate as checks
-    from harvester_manifests.render import resolve_environments
+    from harvester_manifests.kustomize import FLAT_KUSTOMIZATION
+    from harvester_manifests.render import ARGOCD, resolve_environments
 
     try:
         envs = resolve_environments(env, config_dir)
@@ -120,9 +134,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
         for name in missing:
             click.echo(f"error: {out / name}: not rendered (run harvester-gen render)", err=True)
         sys.exit(EXIT_INPUT)
+    # build/argocd (Argo CD's objects, when gitops.yaml exists) is checked with every env.
+    argocd = [ARGOCD] if env == "all" and (out / ARGOCD / FLAT_KUSTOMIZATION).exists() else []
     failed = 0
     try:
-        for name in envs:
+        for name in [*envs, *argocd]:
             for report in checks.validate_directory(out / name, list(versions) or None):
                 click.echo(
                     f"{name:<10} Kubernetes {report.kubernetes_version:<8} "
@@ -143,15 +159,18 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
 
 
 @main.command()
-def schema() -> None:
+@click.option("--gitops", is_flag=True, help="The schema of gitops.yaml instead.")
+def schema(gitops: bool) -> None:
     """Print the JSON Schema of an overlay file (for editor completion and checks)."""
     import json
 
+    from harvester_manifests.config.gitops import GitOps
     from harvester_manifests.config.models import Config
 
-    document = Config.model_json_schema(by_alias=True)
+    model: type[Config] | type[GitOps] = GitOps if gitops else Config
+    document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "harvester-gen overlay"
+    document["title"] = "harvester-gen gitops.yaml" if gitops else "harvester-gen overlay"
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 

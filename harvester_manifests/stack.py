@@ -9,6 +9,7 @@ from harvester_manifests.components.common import Obj
 from harvester_manifests.components.namespace import build_namespace
 from harvester_manifests.config.models import Config
 from harvester_manifests.secrets import SecretValues, secret_specs
+from harvester_manifests.syncwaves import with_sync_waves
 
 SECRETS_CHECKSUM = "harvester-gen/secrets-checksum"
 
@@ -67,9 +68,10 @@ def with_secret_checksums(
 
 
 def render_environment(cfg: Config, values: SecretValues | None) -> list[Obj]:
-    """What `kubectl apply -k build/<env>` creates: the stack, plus Secrets from the .env."""
+    """What `kubectl apply -k build/<env>` creates: the stack, plus Secrets from the .env,
+    with Argo CD's sync waves where ordering matters (syncwaves.py)."""
     objects = build_stack(cfg)
-    if values is None:
-        return objects
-    consumers = secret_consumers(cfg)
-    return with_secret_checksums(objects, values, consumers) + build_secrets(cfg, values)
+    if values is not None:
+        consumers = secret_consumers(cfg)
+        objects = with_secret_checksums(objects, values, consumers) + build_secrets(cfg, values)
+    return with_sync_waves(objects)

@@ -210,6 +210,7 @@ def test_without_a_dotenv_render_uses_the_placeholders_and_says_so(tmp_path: Pat
     """A fresh clone has no .env: render reproduces the committed build/ and warns."""
     shutil.copytree(OVERLAYS, tmp_path / "overlays")
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    shutil.copy(ROOT / "gitops.yaml", tmp_path / "gitops.yaml")  # committed, like overlays/
     result = harvester_gen("render", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning: prod: secrets come from .env.example: placeholders" in result.stderr

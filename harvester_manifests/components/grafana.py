@@ -19,6 +19,7 @@ from harvester_manifests.monitoring.dashboards import (
     datasources,
     providers,
 )
+from harvester_manifests.syncwaves import SERVER_SIDE_APPLY
 from harvester_manifests.yamlio import dump_shared
 
 COMPONENT = "monitoring"
@@ -48,7 +49,9 @@ def build(cfg: Config) -> list[Obj]:
     objects += [work.config_map(name, data) for name, data in provisioning.items()]
     boards = dashboard_files(cfg)
     objects += [
-        work.config_map(dashboard_config_map_name(name), {f"{name}.json": text})
+        server_side_applied(
+            work.config_map(dashboard_config_map_name(name), {f"{name}.json": text})
+        )
         for name, text in boards.items()
     ]
     checksum = hashlib.sha256(dump_shared(provisioning).encode()).hexdigest()[:32]
@@ -60,6 +63,16 @@ def build(cfg: Config) -> list[Obj]:
     ]
     objects += ingresses(cfg, "grafana", names.GRAFANA, graf.port, "grafana-tls")
     return objects
+
+
+def server_side_applied(obj: Obj) -> Obj:
+    """Argo CD applies a dashboard server-side: client-side apply copies the whole object
+    into an annotation, and annotations are limited to 256 KiB (dashboards only grow)."""
+    annotations = {**obj["metadata"].get("annotations", {}), **SERVER_SIDE_APPLY}
+    return {
+        **obj,
+        "metadata": {**obj["metadata"], "annotations": dict(sorted(annotations.items()))},
+    }
 
 
 def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Obj:
