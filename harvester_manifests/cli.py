@@ -74,13 +74,22 @@ def main() -> None:
     help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
     "of .env.example (with a warning).",
 )
-def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
+@click.option(
+    "--seal-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Sealed Secrets controller certificate (PEM) for every sealed-secrets environment "
+    "rendered; overrides secrets.sealedSecrets.cert.",
+)
+def render(
+    env: str, config_dir: Path, out: Path, env_file: Path | None, seal_cert: Path | None
+) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
     try:
-        result = render_output(env, config_dir, out, env_file)
+        result = render_output(env, config_dir, out, env_file, seal_cert=seal_cert)
     except InputError as exc:
         _fail_input(exc)
-    except (RenderError, OSError) as exc:
+    except (RenderError, ToolError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     for warning in result.warnings:

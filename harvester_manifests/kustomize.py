@@ -67,7 +67,11 @@ def layout_overlay(
     values: SecretValues | None,
     namespace: str,
 ) -> Files:
-    """The overlay directory's files: kustomization.yaml, patches/, resources/, secrets/."""
+    """The overlay directory's files: kustomization.yaml, patches/, resources/.
+
+    `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
+    layout_env_file_secrets for the gitignored layer that adds the Secrets).
+    """
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
     files: Files = {}
@@ -102,24 +106,68 @@ def layout_overlay(
     kustomization: dict[str, Any] = {**KUSTOMIZATION, "resources": resources}
     if patches:
         kustomization["patches"] = patches
-    if values is not None:
-        kustomization["secretGenerator"] = [
+    files["kustomization.yaml"] = dump(kustomization)
+    return dict(sorted(files.items()))
+
+
+def layout_env_file_secrets(
+    committed: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+) -> Files:
+    """secrets mode env-file: the gitignored `secrets/` kustomization on top of the overlay.
+
+    It adds what must not be committed: the Secrets (secretGenerator over the rendered .env
+    files) and the pod-template checksum annotations that roll the pods when a value changes.
+    `kubectl apply -k build/<env>/secrets` applies the environment with its Secrets; the
+    committed `build/<env>` builds from a clean clone without them.
+    """
+    by_key = {Key.of(o): o for o in committed}
+    files: Files = {}
+    patches: list[dict[str, Any]] = []
+    for obj in applied:
+        key = Key.of(obj)
+        if obj["kind"] == "Secret":
+            continue
+        if key not in by_key:
+            raise ValueError(f"{key} is applied but not committed")
+        ops = json_patch(by_key[key], obj)
+        if ops:
+            path = f"patches/{key.file_name}"
+            files[f"{SECRETS_DIR}/{path}"] = dump(ops)
+            target = {"group": key.group} if key.group else {}
+            target |= {"version": _version(obj), "kind": key.kind, "name": key.name}
+            patches.append({"path": path, "target": target})
+    kustomization: dict[str, Any] = {
+        **KUSTOMIZATION,
+        "resources": [".."],
+        "secretGenerator": [
             {
                 "name": spec.name,
                 "namespace": namespace,
                 "type": "Opaque",
-                "envs": [f"{SECRETS_DIR}/{spec.file_name}"],
+                "envs": [spec.file_name],
                 # The guide's kubectl commands use these exact names; pods roll through the
                 # checksum annotation instead of a name suffix.
                 "options": {"disableNameSuffixHash": True},
             }
             for spec in secrets
-        ]
-        for spec in secrets:
-            lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
-            files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
-    files["kustomization.yaml"] = dump(kustomization)
+            for namespace in [_namespace_of(applied, spec.name)]
+        ],
+    }
+    if patches:
+        kustomization["patches"] = patches
+    for spec in secrets:
+        lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
+        files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
     return dict(sorted(files.items()))
+
+
+def _namespace_of(objects: list[Obj], secret: str) -> str:
+    return next(
+        str(o["metadata"]["namespace"])
+        for o in objects
+        if o["kind"] == "Secret" and o["metadata"]["name"] == secret
+    )
 
 
 def _version(obj: Obj) -> str:

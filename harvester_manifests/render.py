@@ -20,12 +20,22 @@ from harvester_manifests.checks import broken_references
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import config_path, environments, load_config
 from harvester_manifests.config.models import Config
+from harvester_manifests.delivery import Delivery, Sources, deliver
 from harvester_manifests.errors import InputError, Problem, RenderError
-from harvester_manifests.kustomize import Files, layout_base, layout_overlay
-from harvester_manifests.secrets import SecretValues, collect, refuse_leaks, secret_specs
-from harvester_manifests.stack import build_stack, render_environment
+from harvester_manifests.kustomize import (
+    SECRETS_DIR,
+    Files,
+    layout_base,
+    layout_env_file_secrets,
+    layout_overlay,
+)
+from harvester_manifests.secrets import SecretValues, secret_specs
+from harvester_manifests.stack import build_stack
 
-GITIGNORE = "# Secret values rendered from the operator's .env: never commit them.\n*.env\n"
+GITIGNORE = (
+    "# Secret values rendered from the operator's .env (mode env-file): never commit them.\n"
+    "*.env\n/*/secrets/\n"
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class EnvironmentSummary:
     kinds: dict[str, int]
     hosts: list[str]
     path: Path
-    secrets: str  # "from <file>", or "external"
+    secrets: str  # how the Secrets are delivered (delivery.Delivery.source)
 
 
 @dataclass
@@ -101,23 +111,27 @@ def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> li
 
 
 def plan(
-    envs: list[str], config_dir: Path, out: Path, env_file: Path | None, root: Path
+    envs: list[str],
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None,
+    root: Path,
+    seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Validate every environment and compute every file; collect every problem first."""
     problems: list[Problem] = []
     warnings: list[str] = []
-    configs: dict[str, tuple[Config, SecretValues | None, str]] = {}
+    configs: dict[str, tuple[Config, Delivery]] = {}
     for env in envs:
         try:
             cfg = load_config(config_dir, env)
-            values, source = None, "external"
-            if cfg.secrets.source == "env-file":
-                path = env_file_for(env, env_file, root)
-                values = collect(cfg, read_env_file(path), str(path))
-                refuse_leaks(values, config_path(config_dir, env))
-                source = f"from {path}"
-                warnings += [f"{env}: {w}" for w in placeholder_warnings(values, path, root)]
-            configs[env] = (cfg, values, source)
+            path = env_file_for(env, env_file, root)
+            delivered = deliver(env, cfg, Sources(config_dir, path, out / env, seal_cert))
+            if delivered.values is not None:
+                warnings += [
+                    f"{env}: {w}" for w in placeholder_warnings(delivered.values, path, root)
+                ]
+            configs[env] = (cfg, delivered)
         except InputError as exc:
             problems += exc.problems
     if problems:
@@ -126,14 +140,19 @@ def plan(
     result = RenderPlan(warnings=warnings)
     base = build_stack(Config())
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
-    for env, (cfg, values, source) in configs.items():
-        objects = render_environment(cfg, values)
+    for env, (cfg, delivered) in configs.items():
+        objects = delivered.applied
         broken = broken_references(objects)
         if broken:
             raise RenderError(
                 f"{env}: the generator produced inconsistent objects: " + "; ".join(broken)
             )
-        overlay = layout_overlay(base, objects, secret_specs(cfg), values, cfg.namespace)
+        specs = secret_specs(cfg)
+        overlay = layout_overlay(base, delivered.committed, specs, None, cfg.namespace)
+        if delivered.local_layer and delivered.values is not None:
+            overlay |= layout_env_file_secrets(
+                delivered.committed, objects, specs, delivered.values
+            )
         result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
         result.environments.append(
             EnvironmentSummary(
@@ -144,8 +163,8 @@ def plan(
                     for c in ("api", "prometheus", "grafana", "alertmanager")
                     if getattr(cfg, c).ingress.enabled
                 ],
-                path=out / env,
-                secrets=source,
+                path=out / env / SECRETS_DIR if delivered.local_layer else out / env,
+                secrets=delivered.source,
             )
         )
     result.files[".gitignore"] = GITIGNORE
@@ -158,10 +177,11 @@ def render(
     out: Path,
     env_file: Path | None = None,
     root: Path | None = None,
+    seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
     envs = resolve_environments(requested, config_dir)
-    result = plan(envs, config_dir, out, env_file, root or Path())
+    result = plan(envs, config_dir, out, env_file, root or Path(), seal_cert)
     keep = None if requested == "all" else {"base", *envs}
     write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
     return result
