@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from harvester_manifests.components.common import Obj
 from harvester_manifests.secrets import SecretSpec, SecretValues
 from harvester_manifests.yamlio import dump
@@ -111,63 +113,44 @@ def layout_overlay(
 
 
 def layout_env_file_secrets(
-    committed: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+    base: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
 ) -> Files:
-    """secrets mode env-file: the gitignored `secrets/` kustomization on top of the overlay.
+    """secrets mode env-file: the gitignored `secrets/` kustomization, paths relative to the
+    environment's directory.
 
-    It adds what must not be committed: the Secrets (secretGenerator over the rendered .env
-    files) and the pod-template checksum annotations that roll the pods when a value changes.
-    `kubectl apply -k build/<env>/secrets` applies the environment with its Secrets; the
-    committed `build/<env>` builds from a clean clone without them.
+    A whole overlay of its own over the base (kustomize refuses a kustomization that includes
+    its parent directory): the environment's objects with the pod-template checksum annotations
+    that roll the pods when a value changes, plus the Secrets from the rendered .env files
+    (secretGenerator). `kubectl apply -k build/<env>/secrets` applies the environment with its
+    Secrets; the committed `build/<env>` builds from a clean clone without them.
     """
-    by_key = {Key.of(o): o for o in committed}
-    files: Files = {}
-    patches: list[dict[str, Any]] = []
-    for obj in applied:
-        key = Key.of(obj)
-        if obj["kind"] == "Secret":
-            continue
-        if key not in by_key:
-            raise ValueError(f"{key} is applied but not committed")
-        ops = json_patch(by_key[key], obj)
-        if ops:
-            path = f"patches/{key.file_name}"
-            files[f"{SECRETS_DIR}/{path}"] = dump(ops)
-            target = {"group": key.group} if key.group else {}
-            target |= {"version": _version(obj), "kind": key.kind, "name": key.name}
-            patches.append({"path": path, "target": target})
-    kustomization: dict[str, Any] = {
-        **KUSTOMIZATION,
-        "resources": [".."],
-        "secretGenerator": [
-            {
-                "name": spec.name,
-                "namespace": namespace,
-                "type": "Opaque",
-                "envs": [spec.file_name],
-                # The guide's kubectl commands use these exact names; pods roll through the
-                # checksum annotation instead of a name suffix.
-                "options": {"disableNameSuffixHash": True},
-            }
-            for spec in secrets
-            for namespace in [_namespace_of(applied, spec.name)]
-        ],
+    objects = [o for o in applied if o["kind"] != "Secret"]
+    namespaces = {
+        o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
     }
-    if patches:
-        kustomization["patches"] = patches
+    overlay = layout_overlay(base, objects, secrets, None, "")
+    kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    kustomization["resources"] = [
+        "../../base" if r == "../base" else r for r in kustomization["resources"]
+    ]
+    kustomization["secretGenerator"] = [
+        {
+            "name": spec.name,
+            "namespace": namespaces[spec.name],
+            "type": "Opaque",
+            "envs": [spec.file_name],
+            # The guide's kubectl commands use these exact names; pods roll through the
+            # checksum annotation instead of a name suffix.
+            "options": {"disableNameSuffixHash": True},
+        }
+        for spec in secrets
+    ]
+    files = {f"{SECRETS_DIR}/{path}": content for path, content in overlay.items()}
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
     for spec in secrets:
         lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
         files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
-    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
     return dict(sorted(files.items()))
-
-
-def _namespace_of(objects: list[Obj], secret: str) -> str:
-    return next(
-        str(o["metadata"]["namespace"])
-        for o in objects
-        if o["kind"] == "Secret" and o["metadata"]["name"] == secret
-    )
 
 
 def _version(obj: Obj) -> str:

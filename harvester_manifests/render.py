@@ -150,9 +150,7 @@ def plan(
         specs = secret_specs(cfg)
         overlay = layout_overlay(base, delivered.committed, specs, None, cfg.namespace)
         if delivered.local_layer and delivered.values is not None:
-            overlay |= layout_env_file_secrets(
-                delivered.committed, objects, specs, delivered.values
-            )
+            overlay |= layout_env_file_secrets(base, objects, specs, delivered.values)
         result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
         result.environments.append(
             EnvironmentSummary(

@@ -212,9 +212,9 @@ def test_without_a_dotenv_render_uses_the_placeholders_and_says_so(tmp_path: Pat
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
     result = harvester_gen("render", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "warning: prod: secrets come from .env.example: placeholders" in result.stderr
-    fresh = {k: v for k, v in snapshot(tmp_path / "build").items() if not k.endswith(".env")}
-    committed = {k: v for k, v in snapshot(ROOT / "build").items() if not k.endswith(".env")}
+    assert "warning: dev: secrets come from .env.example: placeholders" in result.stderr
+    fresh = {k: v for k, v in snapshot(tmp_path / "build").items() if "/secrets/" not in k}
+    committed = {k: v for k, v in snapshot(ROOT / "build").items() if "/secrets/" not in k}
     assert fresh == committed
 
 
@@ -223,19 +223,20 @@ def test_a_dotenv_with_placeholders_left_in_is_reported(tmp_path: Path) -> None:
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
     text = ENV_EXAMPLE.read_text().replace("replace-with-openai-api-key", "sk-real-value")
     (tmp_path / ".env").write_text(text)
-    result = harvester_gen("render", "--env", "prod", "--out", "build", cwd=tmp_path)
+    result = harvester_gen("render", "--env", "dev", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "warning: prod: .env: still the .env.example placeholder:" in result.stderr
+    assert "warning: dev: .env: still the .env.example placeholder:" in result.stderr
     assert "signal-harvester-api-keys/X_BEARER_TOKEN" in result.stderr
     assert "OPENAI_API_KEY" not in result.stderr
 
 
 def test_an_environments_own_dotenv_wins(tmp_path: Path) -> None:
     shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    shutil.copy(OVERLAYS / "dev.yaml", tmp_path / "overlays" / "qa.yaml")  # env-file, like dev
     (tmp_path / ".env").write_text(
         ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "shared-key-123")
     )
-    (tmp_path / ".env.prod").write_text(
+    (tmp_path / ".env.dev").write_text(
         ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "prod-key-456")
     )
     result = harvester_gen("render", "--out", "build", cwd=tmp_path)
@@ -244,6 +245,6 @@ def test_an_environments_own_dotenv_wins(tmp_path: Path) -> None:
     def api_keys(env: str) -> str:
         return (tmp_path / "build" / env / "secrets" / "signal-harvester-api-keys.env").read_text()
 
-    assert "HARVEST_API_KEY=prod-key-456\n" in api_keys("prod")
-    assert "HARVEST_API_KEY=shared-key-123\n" in api_keys("dev")
-    assert "secrets: from .env.prod" in result.stdout and "secrets: from .env\n" in result.stdout
+    assert "HARVEST_API_KEY=prod-key-456\n" in api_keys("dev")
+    assert "HARVEST_API_KEY=shared-key-123\n" in api_keys("qa")
+    assert "secrets: from .env.dev," in result.stdout and "secrets: from .env," in result.stdout

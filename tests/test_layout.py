@@ -15,6 +15,7 @@ from tests.conftest import (
     OVERLAYS,
     ROOT,
     Obj,
+    apply_dir,
     direct_render,
     index,
     kustomize_build,
@@ -39,7 +40,7 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_kustomize_build_equals_direct_render(env: str, rendered: Path) -> None:
-    built = {k: normalized(o) for k, o in index(kustomize_build(rendered / env)).items()}
+    built = {k: normalized(o) for k, o in index(kustomize_build(apply_dir(rendered, env))).items()}
     direct = {k: normalized(o) for k, o in index(direct_render(env)).items()}
     assert sorted(built) == sorted(direct)
     for key, obj in direct.items():
@@ -48,10 +49,10 @@ def test_kustomize_build_equals_direct_render(env: str, rendered: Path) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_kubectl_kustomize_agrees_with_pinned_kustomize(env: str, rendered: Path) -> None:
-    result = run(["kubectl", "kustomize", rendered / env])
+    result = run(["kubectl", "kustomize", apply_dir(rendered, env)])
     assert result.returncode == 0, result.stderr
     by_kubectl = index([d for d in yaml.safe_load_all(result.stdout) if d])
-    by_kustomize = index(kustomize_build(rendered / env))
+    by_kustomize = index(kustomize_build(apply_dir(rendered, env)))
     assert {k: normalized(o) for k, o in by_kubectl.items()} == {
         k: normalized(o) for k, o in by_kustomize.items()
     }
@@ -104,22 +105,17 @@ def test_no_secret_value_in_non_secret_files(rendered: Path) -> None:
 
 
 def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
-    """prod is the guide, so its overlay carries only secrets and their checksums."""
-    patches = sorted(p.name for p in (rendered / "prod" / "patches").iterdir())
-    assert patches == [
-        "deployment-alertmanager.yaml",
-        "deployment-grafana.yaml",
-        "deployment-signal-harvester-api.yaml",
-    ]
-    for name in patches:
-        ops = yaml.safe_load((rendered / "prod" / "patches" / name).read_text())
-        assert [op["path"].startswith("/spec/template/metadata/annotations") for op in ops] == [
-            True
-        ]
+    """prod is the guide, so its overlay only adds how its Secrets are delivered."""
+    assert not (rendered / "prod" / "patches").exists()
+    kustomization = yaml.safe_load((rendered / "prod" / "kustomization.yaml").read_text())
+    assert kustomization["resources"][0] == "../base"
+    assert {Path(r).name.split("-", 1)[0] for r in kustomization["resources"][1:]} == {
+        "externalsecret"
+    }
 
 
 def test_secret_files_are_private(rendered: Path) -> None:
-    for path in (rendered / "prod" / "secrets").iterdir():
+    for path in (rendered / "dev" / "secrets").glob("*.env"):
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
 
 
