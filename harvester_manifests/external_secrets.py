@@ -57,7 +57,8 @@ def remote_refs(env: str, cfg: Config, source: str) -> dict[tuple[str, str], Rem
                 Problem(
                     source,
                     f"{FIELD}.remoteKeyTemplate",
-                    f"{' and '.join(names)} would all read the remote key {where}: "
+                    f"{', '.join(names[:-1])} and {names[-1]} would all read the remote key "
+                    f"{where}: "
                     "put {secret} and {key} in the template, or tell them apart in remoteRefs",
                 )
             )

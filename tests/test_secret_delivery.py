@@ -22,7 +22,7 @@ from harvester_manifests.secrets import secret_specs
 from harvester_manifests.validate import supported_kubernetes_versions, validate_directory
 from tests.conftest import ENV_EXAMPLE, OVERLAYS, ROOT, Obj, index, kustomize_build, run, tool
 
-CHECKSUM_KEY = "SEALED_SECRETS_CHECKSUM_KEY=" + "0123456789abcdef" * 4 + "\n"
+CHECKSUM_KEY = "0123456789abcdef" * 4
 # Values that survive a naive pipeline only if nothing re-encodes them: '=', '#', quotes,
 # non-ASCII, a trailing backslash.
 TRICKY = {
@@ -52,9 +52,9 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def env_file(path: Path, **changes: str) -> Path:
     values = {**read_env_file(ENV_EXAMPLE), **TRICKY, **changes}
+    values["SEALED_SECRETS_CHECKSUM_KEY"] = CHECKSUM_KEY
     path.write_text(
-        "".join(f"{k}={json.dumps(v) if k in TRICKY else v}\n" for k, v in values.items())
-        + CHECKSUM_KEY,
+        "".join(f"{k}={json.dumps(v) if k in TRICKY else v}\n" for k, v in values.items()),
         encoding="utf-8",
     )
     return path
@@ -281,8 +281,11 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
-def refused(tmp_path: Path, overlay: str, *extra: str | Path, dotenv: Path | None = None) -> str:
-    """Render an env-file environment first, then `overlay` over it: exit 2, output untouched."""
+def refused(
+    tmp_path: Path, overlay: str, *extra: str | Path, dotenv: Path | None = None, problems: int = 1
+) -> str:
+    """Render an env-file environment first, then `overlay` over it: exit 2, output untouched,
+    one line per problem."""
     config_dir = tmp_path / "overlays"
     config_dir.mkdir(exist_ok=True)
     out = tmp_path / "build"
@@ -296,11 +299,12 @@ def refused(tmp_path: Path, overlay: str, *extra: str | Path, dotenv: Path | Non
     result = run([*args, "--env-file", dotenv, *extra])
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert len(lines) == problems, result.stderr
+    assert all(line.startswith("error: ") for line in lines), result.stderr
     assert "Traceback" not in result.stderr
     assert not [v for v in read_env_file(dotenv).values() if len(v) >= 6 and v in result.stderr]
     assert snapshot(out) == before
-    return lines[0]
+    return "\n".join(lines)
 
 
 SEALED = "secrets:\n  mode: sealed-secrets\n"
@@ -348,7 +352,9 @@ def test_seal_cert_flag_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_sealed_mode_without_the_checksum_key(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:
     dotenv = env_file(tmp_path / ".env")
-    dotenv.write_text(dotenv.read_text().replace(CHECKSUM_KEY, ""))
+    dotenv.write_text(
+        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
+    )
     line = refused(tmp_path, SEALED, "--seal-cert", key_pair[0], dotenv=dotenv)
     assert "SEALED_SECRETS_CHECKSUM_KEY: missing" in line
 
@@ -364,10 +370,18 @@ def test_external_secrets_with_colliding_remote_keys(tmp_path: Path) -> None:
         "secrets:\n  mode: external-secrets\n  externalSecrets:\n"
         + STORE
         + "    remoteKeyTemplate: 'signal-harvester/{env}/{secret}'\n",
+        problems=2,  # the API keys, the Slack URLs; grafana-admin has one key: no collision
     )
-    assert "secrets.externalSecrets.remoteKeyTemplate:" in line
-    assert "would all read the remote key signal-harvester/bad/grafana-admin" not in line
-    assert "would all read the remote key signal-harvester/bad/" in line
+    assert (
+        "secrets.externalSecrets.remoteKeyTemplate: signal-harvester-api-keys/X_BEARER_TOKEN, "
+        in line
+    )
+    assert (
+        "HARVEST_API_KEY would all read the remote key "
+        "signal-harvester/bad/signal-harvester-api-keys:" in line
+    )
+    assert "the remote key signal-harvester/bad/alertmanager-slack-urls:" in line
+    assert "grafana-admin" not in line
 
 
 def test_external_secrets_with_an_unknown_remote_ref(tmp_path: Path) -> None:
