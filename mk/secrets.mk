@@ -4,7 +4,8 @@
 #
 # Pin: v0.27.1. Newer releases (v0.28+) declare the module path github.com/bitnami/sealed-secrets,
 # which the module proxy refuses under the path their go.mod names; v0.27.1 still builds as
-# github.com/bitnami-labs/sealed-secrets. tests/test_toolchain.py-style pin: `NAME_VERSION := vX.Y.Z`.
+# github.com/bitnami-labs/sealed-secrets. tests/test_secret_delivery.py reads the pin below: keep
+# the `KUBESEAL_VERSION := vX.Y.Z` form.
 KUBESEAL_VERSION := v0.27.1
 KUBESEAL_STAMP   := $(CACHE)/stamps/secrets/kubeseal@$(KUBESEAL_VERSION)
 

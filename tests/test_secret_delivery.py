@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ TRICKY = {
     "OPENAI_API_KEY": "sk-proj-Ünïcødé-ключ-🔑",
     "GRAFANA_ADMIN_PASSWORD": "p#ss'w\"rd\\",
 }
+
+
+def test_kubeseal_is_the_pinned_version() -> None:
+    pin = re.search(r"^KUBESEAL_VERSION := (v\S+)$", (ROOT / "mk" / "secrets.mk").read_text(), re.M)
+    assert pin is not None
+    assert run([tool("kubeseal"), "--version"]).stdout.strip() == f"kubeseal version: {pin[1]}"
 
 
 def openssl(*args: str | Path) -> None:
