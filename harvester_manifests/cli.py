@@ -130,7 +130,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
     failed = 0
     try:
         for name in envs:
-            for report in checks.validate_directory(out / name, list(versions) or None):
+            # What `kubectl apply -k` takes: with mode env-file, the gitignored secrets/ layer
+            # when it has been rendered (it holds the committed overlay's objects too).
+            local = out / name / "secrets"
+            directory = local if (local / "kustomization.yaml").is_file() else out / name
+            for report in checks.validate_directory(directory, list(versions) or None):
                 click.echo(
                     f"{name:<10} Kubernetes {report.kubernetes_version:<8} "
                     f"resources {report.resources:>3}  valid {report.valid:>3}  "

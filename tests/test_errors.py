@@ -140,14 +140,14 @@ def test_missing_env_key(tmp_path: Path, out: Path) -> None:
         )
     )
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "prod", "--env-file", env_file, "--out", out)
+    result = harvester_gen("render", "--env", "dev", "--env-file", env_file, "--out", out)
     assert_input_error(result, out, before, f"{env_file}: OPENAI_API_KEY: missing")
 
 
 def test_missing_env_file(tmp_path: Path, out: Path) -> None:
     before = snapshot(out)
     result = harvester_gen(
-        "render", "--env", "prod", "--env-file", tmp_path / "nope.env", "--out", out
+        "render", "--env", "dev", "--env-file", tmp_path / "nope.env", "--out", out
     )
     assert_input_error(result, out, before, "nope.env: no such file (copy .env.example")
 
@@ -156,7 +156,7 @@ def test_malformed_env_line(tmp_path: Path, out: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(ENV_EXAMPLE.read_text() + "this is not a setting\n")
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "prod", "--env-file", env_file, "--out", out)
+    result = harvester_gen("render", "--env", "dev", "--env-file", env_file, "--out", out)
     assert_input_error(result, out, before, ".env: line", "expected KEY=VALUE")
 
 
