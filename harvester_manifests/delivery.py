@@ -26,6 +26,7 @@ from harvester_manifests.external_secrets import external_secrets
 from harvester_manifests.sealed_secrets import CHECKSUM_KEY_VARIABLE, SealingInputs, seal
 from harvester_manifests.secrets import SecretValues, collect, refuse_leaks
 from harvester_manifests.stack import build_stack, render_environment, with_secret_checksums
+from harvester_manifests.syncwaves import with_sync_waves
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,12 @@ class Delivery:
 def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
     """The objects of `env` for its secrets mode; InputError for every bad input, nothing run."""
     mode = cfg.secrets.mode
-    stack = build_stack(cfg)
+    stack = render_environment(cfg, None)  # with Argo CD's sync waves (syncwaves.py)
     if mode == "external":
         return Delivery(stack, stack, None, False, "external (the Secrets must already exist)")
     if mode == "external-secrets":
-        objects = stack + external_secrets(env, cfg, str(config_path(sources.config_dir, env)))
+        made = external_secrets(env, cfg, str(config_path(sources.config_dir, env)))
+        objects = with_sync_waves(build_stack(cfg) + made)
         store = cfg.secrets.external_secrets.store_ref
         assert store is not None  # the model refuses external-secrets without a store
         return Delivery(
@@ -86,7 +88,7 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
             previous=sources.previous,
         ),
     )
-    objects = with_secret_checksums(stack, values) + sealed
+    objects = with_sync_waves(with_secret_checksums(build_stack(cfg), values) + sealed)
     return Delivery(objects, objects, values, False, f"sealed from {sources.env_file} with {cert}")
 
 

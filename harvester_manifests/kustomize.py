@@ -62,6 +62,24 @@ def layout_base(objects: list[Obj]) -> Files:
     return files
 
 
+# kustomize also reads a file named `Kustomization`; `kubectl apply -f DIR` reads only
+# *.yaml, *.yml and *.json, so that name keeps both ways of applying a flat directory working.
+FLAT_KUSTOMIZATION = "Kustomization"
+
+
+def layout_flat(objects: list[Obj]) -> Files:
+    """One file per object plus a `Kustomization` listing them: for `kubectl apply -k DIR`
+    and `kubectl apply -f DIR` alike (every object names its own namespace)."""
+    files: Files = {}
+    for obj in objects:
+        path = Key.of(obj).file_name
+        if path in files:
+            raise ValueError(f"two objects render to {path}")
+        files[path] = dump(obj)
+    files[FLAT_KUSTOMIZATION] = dump({**KUSTOMIZATION, "resources": list(files)})
+    return files
+
+
 def layout_overlay(
     base: list[Obj],
     env: list[Obj],

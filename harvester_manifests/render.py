@@ -16,8 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harvester_manifests.argocd import argocd_objects, destination_clashes
 from harvester_manifests.checks import broken_references
 from harvester_manifests.config.envfile import read_env_file
+from harvester_manifests.config.gitops import GitOps, gitops_path, load_gitops
 from harvester_manifests.config.loader import config_path, environments, load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.delivery import Delivery, Sources, deliver
@@ -27,11 +29,13 @@ from harvester_manifests.kustomize import (
     Files,
     layout_base,
     layout_env_file_secrets,
+    layout_flat,
     layout_overlay,
 )
 from harvester_manifests.secrets import SecretValues, secret_specs
-from harvester_manifests.stack import build_stack
+from harvester_manifests.stack import build_stack, render_environment
 
+ARGOCD = "argocd"  # the output's directory of Argo CD objects (owned like base/)
 GITIGNORE = (
     "# Secret values rendered from the operator's .env (mode env-file): never commit them.\n"
     "*.env\n/*/secrets/\n"
@@ -54,6 +58,7 @@ class RenderPlan:
     files: Files = field(default_factory=dict)
     environments: list[EnvironmentSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    argocd: Path | None = None  # where Argo CD's objects go, when there is a gitops.yaml
 
 
 def resolve_environments(requested: str, config_dir: Path) -> list[str]:
@@ -116,10 +121,20 @@ def plan(
     out: Path,
     env_file: Path | None,
     root: Path,
+    gitops_file: Path | None = None,
     seal_cert: Path | None = None,
 ) -> RenderPlan:
-    """Validate every environment and compute every file; collect every problem first."""
+    """Validate every environment and compute every file; collect every problem first.
+
+    With a gitops.yaml (`gitops_file`, else <root>/gitops.yaml), argocd/ holds Argo CD's
+    objects for *every* environment of config_dir, whichever were asked for.
+    """
     problems: list[Problem] = []
+    gitops: GitOps | None = None
+    try:
+        gitops = load_gitops(gitops_file or gitops_path(root))
+    except InputError as exc:
+        problems += exc.problems
     warnings: list[str] = []
     configs: dict[str, tuple[Config, Delivery]] = {}
     for env in envs:
@@ -134,10 +149,26 @@ def plan(
             configs[env] = (cfg, delivered)
         except InputError as exc:
             problems += exc.problems
+    argocd_configs: dict[str, Config] = {}
+    if gitops is not None and not problems:
+        for env in environments(config_dir):
+            try:
+                argocd_configs[env] = (
+                    configs[env][0] if env in configs else load_config(config_dir, env)
+                )
+            except InputError as exc:
+                problems += exc.problems
+        sources = {env: str(config_path(config_dir, env)) for env in argocd_configs}
+        warnings += destination_clashes(argocd_configs, sources)
     if problems:
         raise InputError(problems)
 
     result = RenderPlan(warnings=warnings)
+    if gitops is not None:
+        stacks = {env: render_environment(cfg, None) for env, cfg in argocd_configs.items()}
+        argocd = argocd_objects(gitops, argocd_configs, stacks)
+        result.files.update({f"{ARGOCD}/{p}": c for p, c in layout_flat(argocd).items()})
+        result.argocd = out / ARGOCD
     base = build_stack(Config())
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
     for env, (cfg, delivered) in configs.items():
@@ -175,12 +206,13 @@ def render(
     out: Path,
     env_file: Path | None = None,
     root: Path | None = None,
+    gitops_file: Path | None = None,
     seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
     envs = resolve_environments(requested, config_dir)
-    result = plan(envs, config_dir, out, env_file, root or Path(), seal_cert)
-    keep = None if requested == "all" else {"base", *envs}
+    result = plan(envs, config_dir, out, env_file, root or Path(), gitops_file, seal_cert)
+    keep = None if requested == "all" else {"base", ARGOCD, *envs}
     write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
     return result
 

@@ -92,6 +92,28 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+LOCAL = "local"  # a scratch environment in secrets mode env-file (no committed one uses it)
+
+
+@pytest.fixture(scope="session")
+def env_file_overlays(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """overlays/ with `local`: dev's settings, secrets from the .env (mode env-file)."""
+    config_dir = tmp_path_factory.mktemp("env-file") / "overlays"
+    config_dir.mkdir()
+    overlay = yaml.safe_load((OVERLAYS / "dev.yaml").read_text())
+    overlay["secrets"] = {"mode": "env-file"}
+    (config_dir / f"{LOCAL}.yaml").write_text(yaml.safe_dump(overlay))
+    return config_dir
+
+
+@pytest.fixture(scope="session")
+def env_file_rendered(env_file_overlays: Path) -> Path:
+    """`local` rendered from .env.example: build/local/ plus the gitignored build/local/secrets/."""
+    out = env_file_overlays.parent / "build"
+    render(LOCAL, env_file_overlays, out, ENV_EXAMPLE, ROOT)
+    return out
+
+
 @pytest.fixture(scope="session")
 def built(rendered: Path) -> dict[str, dict[tuple[str, str], Obj]]:
     """What `kustomize build <out>/<env>` gives for each environment, by (kind, name)."""

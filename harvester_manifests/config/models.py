@@ -268,6 +268,62 @@ class Secrets(Model):
         return self
 
 
+class ArgoCdDestination(Model):
+    """The cluster an environment's Argo CD Application deploys to: exactly one of its API
+    server URL (`server`) or the name it is registered under in Argo CD (`name`)."""
+
+    server: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._@:-]{0,251})$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ArgoCdDestination:
+        if (self.server is None) == (self.name is None):
+            raise ValueError("give exactly one of server (an API server URL) or name")
+        return self
+
+
+IN_CLUSTER = ArgoCdDestination(server="https://kubernetes.default.svc")
+
+
+class ArgoCdAutomated(Model):
+    """Argo CD syncs on every commit; prune deletes what the commit removed, selfHeal undoes
+    changes made in the cluster by hand."""
+
+    prune: bool = True
+    self_heal: bool = True
+
+
+class ArgoCdBackoff(Model):
+    duration: Duration = "5s"
+    factor: Annotated[int, Field(ge=1, le=10)] = 2
+    max_duration: Duration = "3m"
+
+
+class ArgoCdRetry(Model):
+    """How often Argo CD retries a failed sync (a webhook or CRD not ready yet), and how fast."""
+
+    limit: Annotated[int, Field(ge=0, le=100)] = 5
+    backoff: ArgoCdBackoff = ArgoCdBackoff()
+
+
+class ArgoCdSyncPolicy(Model):
+    automated: ArgoCdAutomated | None = None  # None: manual sync, a person presses Sync
+    retry: ArgoCdRetry = ArgoCdRetry()
+
+
+class ArgoCd(Model):
+    """This environment's Argo CD Application (build/argocd/; the repository, revision and
+    project are repository-wide, in gitops.yaml). The default is the production choice:
+    the in-cluster API server and manual sync."""
+
+    destination: ArgoCdDestination | None = None  # None: IN_CLUSTER
+    sync_policy: ArgoCdSyncPolicy = ArgoCdSyncPolicy()
+
+    @property
+    def target(self) -> ArgoCdDestination:
+        return self.destination or IN_CLUSTER
+
+
 # ---------------------------------------------------------------------------------------------
 # Components
 
@@ -446,6 +502,7 @@ class Config(Model):
     alertmanager: Alertmanager = Alertmanager()
     reloader: Reloader = Reloader()
     alerts: AlertThresholds = AlertThresholds()
+    argocd: ArgoCd = ArgoCd()
 
     @model_validator(mode="after")
     def _sqlite_replicas_fit_one_node(self) -> Config:
