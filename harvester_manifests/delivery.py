@@ -51,7 +51,10 @@ class Delivery:
 
 
 def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
-    """The objects of `env` for its secrets mode; InputError for every bad input, nothing run."""
+    """The objects of `env` for its secrets mode; InputError naming every bad input.
+
+    Only sealed-secrets runs a tool (kubeseal), and only after its inputs were checked.
+    """
     mode = cfg.secrets.mode
     stack = render_environment(cfg, None)  # with Argo CD's sync waves (syncwaves.py)
     if mode == "external":
@@ -77,16 +80,21 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
             True,
             f"from {sources.env_file}, in the gitignored {sources.previous}/secrets/",
         )
-    # sealed-secrets
-    cert = sources.seal_cert or _overlay_cert(env, cfg, sources.config_dir)
+    # sealed-secrets: report a missing certificate and a missing checksum key together
+    problems: list[Problem] = []
+    cert, key = sources.seal_cert, b""
+    try:
+        cert = cert or _overlay_cert(env, cfg, sources.config_dir)
+    except InputError as exc:
+        problems += exc.problems
+    try:
+        key = _checksum_key(env_values, sources.env_file)
+    except InputError as exc:
+        problems += exc.problems
+    if problems or cert is None:
+        raise InputError(problems)
     sealed = seal(
-        cfg,
-        values,
-        SealingInputs(
-            cert=cert,
-            checksum_key=_checksum_key(env_values, sources.env_file),
-            previous=sources.previous,
-        ),
+        cfg, values, SealingInputs(cert=cert, checksum_key=key, previous=sources.previous)
     )
     objects = with_sync_waves(with_secret_checksums(build_stack(cfg), values) + sealed)
     return Delivery(objects, objects, values, False, f"sealed from {sources.env_file} with {cert}")

@@ -57,6 +57,13 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
+def without_checksum_key(dotenv: Path) -> Path:
+    dotenv.write_text(
+        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
+    )
+    return dotenv
+
+
 def env_file(path: Path, **changes: str) -> Path:
     values = {**read_env_file(ENV_EXAMPLE), **TRICKY, **changes}
     values["SEALED_SECRETS_CHECKSUM_KEY"] = CHECKSUM_KEY
@@ -359,12 +366,15 @@ def test_seal_cert_flag_that_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_sealed_mode_without_the_checksum_key(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:
-    dotenv = env_file(tmp_path / ".env")
-    dotenv.write_text(
-        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
-    )
+    dotenv = without_checksum_key(env_file(tmp_path / ".env"))
     line = refused(tmp_path, SEALED, "--seal-cert", key_pair[0], dotenv=dotenv)
     assert "SEALED_SECRETS_CHECKSUM_KEY: missing" in line
+
+
+def test_sealed_mode_without_certificate_nor_checksum_key_names_both(tmp_path: Path) -> None:
+    dotenv = without_checksum_key(env_file(tmp_path / ".env"))
+    lines = refused(tmp_path, SEALED, dotenv=dotenv, problems=2)
+    assert "secrets.sealedSecrets.cert" in lines and "SEALED_SECRETS_CHECKSUM_KEY" in lines
 
 
 def test_external_secrets_without_a_store(tmp_path: Path) -> None:
