@@ -14,6 +14,7 @@ machine:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,14 @@ from harvester_manifests.config.loader import config_path
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, Problem
 from harvester_manifests.external_secrets import external_secrets
-from harvester_manifests.sealed_secrets import CHECKSUM_KEY_VARIABLE, SealingInputs, seal
+from harvester_manifests.sealed_secrets import (
+    CHECKSUM_KEY_VARIABLE,
+    SealingInputs,
+    pod_checksums,
+    seal,
+)
 from harvester_manifests.secrets import SecretValues, collect, refuse_leaks
-from harvester_manifests.stack import build_stack, render_environment, with_secret_checksums
+from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
 from harvester_manifests.syncwaves import with_sync_waves
 
 
@@ -93,10 +99,9 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
         problems += exc.problems
     if problems or cert is None:
         raise InputError(problems)
-    sealed = seal(
-        cfg, values, SealingInputs(cert=cert, checksum_key=key, previous=sources.previous)
-    )
-    objects = with_sync_waves(with_secret_checksums(build_stack(cfg), values) + sealed)
+    sealed = seal(cfg, values, SealingInputs(cert, key, sources.previous))
+    stack = with_pod_checksums(build_stack(cfg), pod_checksums(cfg, sealed, key))
+    objects = with_sync_waves(stack + sealed)
     return Delivery(objects, objects, values, False, f"sealed from {sources.env_file} with {cert}")
 
 
@@ -131,3 +136,15 @@ def _checksum_key(env_values: dict[str, str], env_file: Path) -> bytes:
             ]
         )
     return key.encode()
+
+
+def with_pod_checksums(objects: list[Obj], checksums: dict[str, str]) -> list[Obj]:
+    """Each consuming Deployment's pod template annotated with its checksum (a copy)."""
+    result = copy.deepcopy(objects)
+    for obj in result:
+        checksum = checksums.get(obj["metadata"]["name"])
+        if obj["kind"] == "Deployment" and checksum is not None:
+            template = obj["spec"]["template"]["metadata"]
+            annotations = {**template.get("annotations", {}), SECRETS_CHECKSUM: checksum}
+            template["annotations"] = dict(sorted(annotations.items()))
+    return result

@@ -88,6 +88,17 @@ def sealed_files(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.rglob("sealedsecret-*.yaml"))}
 
 
+def pod_checksums(directory: Path) -> dict[str, str]:
+    """The secrets-checksum annotation of each Deployment's pods: a change rolls them."""
+    return {
+        name: obj["spec"]["template"]["metadata"]
+        .get("annotations", {})
+        .get("harvester-gen/secrets-checksum", "")
+        for (kind, name), obj in index(kustomize_build(directory)).items()
+        if kind == "Deployment"
+    }
+
+
 def unseal(obj: Obj, private_key: Path) -> dict[str, str]:
     result = subprocess.run(
         [
@@ -143,13 +154,15 @@ def test_rendering_again_keeps_every_ciphertext_and_a_change_reseals_only_its_va
     config_dir, dotenv = sealed_setup(tmp_path, cert)
     out = tmp_path / "build"
     render("sealed", config_dir, out, dotenv, tmp_path)
-    first = sealed_files(out)
+    first, rolls = sealed_files(out), pod_checksums(out / "sealed")
     render("sealed", config_dir, out, dotenv, tmp_path)
     assert sealed_files(out) == first, "an unchanged .env must not churn the SealedSecrets"
+    assert pod_checksums(out / "sealed") == rolls
 
     env_file(dotenv, HARVEST_API_KEY="rotated-harvest-key-42")
     render("sealed", config_dir, out, dotenv, tmp_path)
-    second = sealed_files(out)
+    second, rolled = sealed_files(out), pod_checksums(out / "sealed")
+    assert [name for name in rolls if rolls[name] != rolled[name]] == ["signal-harvester-api"]
     changed = [name for name in first if first[name] != second[name]]
     assert changed == ["sealedsecret-signal-harvester-api-keys.yaml"]
     old = yaml.safe_load(first[changed[0]])
