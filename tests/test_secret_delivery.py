@@ -433,3 +433,8 @@ def test_external_secrets_with_an_unknown_template_field(tmp_path: Path) -> None
         + "    remoteKeyTemplate: '{cluster}/{secret}/{key}'\n",
     )
     assert "remoteKeyTemplate: '{cluster}/{secret}/{key}' uses {cluster}" in line
+
+
+def test_the_old_secrets_source_key_says_what_it_became(tmp_path: Path) -> None:
+    line = refused(tmp_path, "secrets:\n  source: external\n")
+    assert "bad.yaml: secrets: source: 'external' is now mode: 'external'" in line
