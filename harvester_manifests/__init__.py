@@ -30,10 +30,15 @@ from harvester_manifests.config.loader import environments
 from harvester_manifests.config.loader import load_config as _load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, Problem, RenderError
-from harvester_manifests.kustomize import Files, layout_base, layout_overlay
+from harvester_manifests.kustomize import (
+    Files,
+    layout_base,
+    layout_env_file_secrets,
+    layout_overlay,
+)
 from harvester_manifests.render import GITIGNORE, write_atomically
 from harvester_manifests.secrets import SecretValues, collect, secret_specs
-from harvester_manifests.stack import build_stack, render_environment
+from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
 
 __all__ = [
     "Config",
@@ -68,10 +73,11 @@ def load_config(config_dir: Path, env: str) -> Config:
 def load_secrets(cfg: Config, env_file: Path) -> SecretValues | None:
     """The secret values `cfg` needs, read from a KEY=VALUE file such as `.env`.
 
-    None when `cfg.secrets.source` is "external" (the Secrets exist in the cluster already).
+    None unless `cfg.secrets.mode` is "env-file" (in the other modes the values never pass
+    through here: they are sealed by `harvester-gen render`, or fetched in the cluster).
     Raises InputError naming every missing key.
     """
-    if cfg.secrets.source != "env-file":
+    if cfg.secrets.mode != "env-file":
         return None
     return collect(cfg, read_env_file(env_file), str(env_file))
 
@@ -103,15 +109,19 @@ def lay_out(
 ) -> Files:
     """The Kustomize files of `objects`: `base/...` and `<env>/...`, by relative path.
 
-    The overlay holds only what differs from `base` (default: `base_objects()`), as JSON
-    patches. When you change every object (a label, say), change `base` the same way, or each
-    overlay patches every object. Secrets are not laid out as objects: the overlay's
-    secretGenerator makes them from `<env>/secrets/*.env` (written from `secrets`), so a change
-    you make to a Secret object is not kept.
+    The overlay holds only what differs from `base` (default: `base_objects()`), as
+    strategic-merge patches. When you change every object (a label, say), change `base` the same
+    way, or each overlay patches every object. With `secrets` (mode env-file), the Secrets and the
+    pods' checksum annotations go into the gitignored `<env>/secrets/` kustomization, written
+    from `secrets`; the committed `<env>/` holds neither, so a change you make to a Secret object
+    is not kept.
     """
     base = base_objects() if base is None else base
+    specs = secret_specs(cfg)
     files: Files = {f"base/{path}": content for path, content in layout_base(base).items()}
-    overlay = layout_overlay(base, objects, secret_specs(cfg), secrets, cfg.namespace)
+    overlay = layout_overlay(base, _committed(objects), specs, None, cfg.namespace)
+    if secrets is not None:
+        overlay |= layout_env_file_secrets(base, objects, specs, secrets)
     files.update({f"{env}/{path}": content for path, content in overlay.items()})
     files[".gitignore"] = GITIGNORE
     return dict(sorted(files.items()))
@@ -126,3 +136,23 @@ def write(out: Path, files: Files) -> None:
     """
     replaced = {path.split("/", 1)[0] for path in files}
     write_atomically(out, files, replace_all=False, replaced=replaced)
+
+
+def _committed(objects: list[Obj]) -> list[Obj]:
+    """`objects` without what only the local secrets/ layer holds: the Secrets, and the pod
+    templates' checksum annotations."""
+    result = []
+    for obj in objects:
+        if obj["kind"] == "Secret":
+            continue
+        template = obj.get("spec", {}).get("template", {}).get("metadata", {})
+        annotations = template.get("annotations", {})
+        if obj["kind"] == "Deployment" and SECRETS_CHECKSUM in annotations:
+            kept = {k: v for k, v in annotations.items() if k != SECRETS_CHECKSUM}
+            meta = {k: v for k, v in template.items() if k != "annotations"}
+            if kept:
+                meta["annotations"] = kept
+            spec = obj["spec"]
+            obj = {**obj, "spec": {**spec, "template": {**spec["template"], "metadata": meta}}}
+        result.append(obj)
+    return result

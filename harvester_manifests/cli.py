@@ -81,17 +81,31 @@ def main() -> None:
     help="Repository-wide Argo CD settings (repoURL, targetRevision, ...). Default: "
     "gitops.yaml; without it no OUT/argocd/ is rendered.",
 )
+@click.option(
+    "--seal-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Sealed Secrets controller certificate (PEM) for every sealed-secrets environment "
+    "rendered; overrides secrets.sealedSecrets.cert.",
+)
 def render(
-    env: str, config_dir: Path, out: Path, env_file: Path | None, gitops_file: Path | None
+    env: str,
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None,
+    gitops_file: Path | None,
+    seal_cert: Path | None,
 ) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
     from harvester_manifests.render import render as render_output
 
     try:
-        result = render_output(env, config_dir, out, env_file, gitops_file=gitops_file)
+        result = render_output(
+            env, config_dir, out, env_file, gitops_file=gitops_file, seal_cert=seal_cert
+        )
     except InputError as exc:
         _fail_input(exc)
-    except (RenderError, OSError) as exc:
+    except (RenderError, ToolError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     for warning in result.warnings:
@@ -139,7 +153,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
     failed = 0
     try:
         for name in [*envs, *argocd]:
-            for report in checks.validate_directory(out / name, list(versions) or None):
+            # What `kubectl apply -k` takes: with mode env-file, the gitignored secrets/ layer
+            # when it has been rendered (it holds the committed overlay's objects too).
+            local = out / name / "secrets"
+            directory = local if (local / "kustomization.yaml").is_file() else out / name
+            for report in checks.validate_directory(directory, list(versions) or None):
                 click.echo(
                     f"{name:<10} Kubernetes {report.kubernetes_version:<8} "
                     f"resources {report.resources:>3}  valid {report.valid:>3}  "

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from harvester_manifests.components.common import Obj
 from harvester_manifests.patches import SAME, Unsayable, json_patch, smp, transformers
 from harvester_manifests.secrets import SecretSpec, SecretValues
@@ -89,7 +91,11 @@ def layout_overlay(
     values: SecretValues | None,
     namespace: str,
 ) -> Files:
-    """The overlay directory's files: kustomization.yaml, patches/, resources/, secrets/."""
+    """The overlay directory's files: kustomization.yaml, patches/, resources/.
+
+    `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
+    layout_env_file_secrets for the gitignored layer that adds the Secrets).
+    """
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
     files: Files = {}
@@ -125,35 +131,49 @@ def layout_overlay(
         kustomization["replicas"] = transformed.replicas
     if patches:
         kustomization["patches"] = patches
-    if values is not None:
-        kustomization["secretGenerator"] = secret_generator(secrets, namespace)
-        files.update(secret_files(secrets, values))
     files["kustomization.yaml"] = dump(kustomization)
     return dict(sorted(files.items()))
 
 
-def secret_generator(secrets: list[SecretSpec], namespace: str) -> list[dict[str, Any]]:
-    """One generated Secret per spec, from the gitignored file render writes beside it."""
-    return [
+def layout_env_file_secrets(
+    base: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+) -> Files:
+    """secrets mode env-file: the gitignored `secrets/` kustomization, paths relative to the
+    environment's directory.
+
+    A whole overlay of its own over the base (kustomize refuses a kustomization that includes
+    its parent directory): the environment's objects with the pod-template checksum annotations
+    that roll the pods when a value changes, plus the Secrets from the rendered .env files
+    (secretGenerator). `kubectl apply -k build/<env>/secrets` applies the environment with its
+    Secrets; the committed `build/<env>` builds from a clean clone without them.
+    """
+    objects = [o for o in applied if o["kind"] != "Secret"]
+    namespaces = {
+        o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
+    }
+    overlay = layout_overlay(base, objects, secrets, None, "")
+    kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    kustomization["resources"] = [
+        "../../base" if r == "../base" else r for r in kustomization["resources"]
+    ]
+    kustomization["secretGenerator"] = [
         {
             "name": spec.name,
-            "namespace": namespace,
+            "namespace": namespaces[spec.name],
             "type": "Opaque",
-            "envs": [f"{SECRETS_DIR}/{spec.file_name}"],
+            "envs": [spec.file_name],
             # The guide's kubectl commands use these exact names; pods roll through the
             # checksum annotation instead of a name suffix.
             "options": {"disableNameSuffixHash": True},
         }
         for spec in secrets
     ]
-
-
-def secret_files(secrets: list[SecretSpec], values: SecretValues) -> Files:
-    files: Files = {}
+    files = {f"{SECRETS_DIR}/{path}": content for path, content in overlay.items()}
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
     for spec in secrets:
         lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
         files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
-    return files
+    return dict(sorted(files.items()))
 
 
 def _identity(obj: Obj) -> Obj:
