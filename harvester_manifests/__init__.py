@@ -8,8 +8,8 @@ wants to change the objects in between (a label on everything, a sidecar, an ann
     import harvester_manifests as hm
 
     cfg = hm.load_config(Path("overlays"), "prod")     # overlays/prod.yaml over the defaults
-    secrets = hm.load_secrets(cfg, Path(".env"))       # None with secrets: {source: external}
-    objects = hm.render_objects(cfg, secrets)          # Kubernetes objects, as plain dicts
+    secrets = hm.load_secrets(cfg, Path(".env"))       # None unless secrets: {mode: env-file}
+    objects = hm.render_objects(cfg, secrets, "prod")  # Kubernetes objects, as plain dicts
     files = hm.lay_out("prod", cfg, objects, secrets)  # build/base + build/prod, as text
     hm.write(Path("build"), files)                     # atomically; other environments kept
 
@@ -30,6 +30,7 @@ from harvester_manifests.config.loader import environments
 from harvester_manifests.config.loader import load_config as _load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, Problem, RenderError
+from harvester_manifests.external_secrets import external_secrets
 from harvester_manifests.kustomize import (
     Files,
     layout_base,
@@ -39,6 +40,7 @@ from harvester_manifests.kustomize import (
 from harvester_manifests.render import GITIGNORE, write_atomically
 from harvester_manifests.secrets import SecretValues, collect, secret_specs
 from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
+from harvester_manifests.syncwaves import with_sync_waves
 
 __all__ = [
     "Config",
@@ -82,13 +84,30 @@ def load_secrets(cfg: Config, env_file: Path) -> SecretValues | None:
     return collect(cfg, read_env_file(env_file), str(env_file))
 
 
-def render_objects(cfg: Config, secrets: SecretValues | None = None) -> list[Obj]:
+def render_objects(
+    cfg: Config, secrets: SecretValues | None = None, env: str = "prod"
+) -> list[Obj]:
     """Every object `kubectl apply -k build/<env>` creates for `cfg`, in a stable order.
 
-    With `secrets`, the Secrets are included and each Deployment that reads one carries a
-    checksum annotation, so a changed value rolls its pods. The result is yours to change.
+    With `secrets` (mode env-file), the Secrets are included and each Deployment that reads one
+    carries a checksum annotation, so a changed value rolls its pods. In mode external-secrets
+    the ExternalSecrets are included (`env` fills their remote keys' `{env}`). Mode
+    sealed-secrets runs kubeseal: use `harvester-gen render` for it. The result is yours to
+    change.
     """
-    objects = render_environment(cfg, secrets)
+    if cfg.secrets.mode == "sealed-secrets":
+        raise InputError(
+            [
+                Problem(
+                    env, "secrets.mode", "sealed-secrets seals with kubeseal: harvester-gen render"
+                )
+            ]
+        )
+    if cfg.secrets.mode == "external-secrets":
+        made = external_secrets(env, cfg, env)
+        objects = with_sync_waves(build_stack(cfg) + made)
+    else:
+        objects = render_environment(cfg, secrets)
     broken = broken_references(objects)
     if broken:
         raise RenderError("the generator produced inconsistent objects: " + "; ".join(broken))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.sealed_secrets import CHECKSUM_KEY_VARIABLE
 from harvester_manifests.secrets import SecretSpec, secret_specs
 
 HEADER = """\
@@ -94,7 +95,18 @@ def env_example() -> str:
             lines.append(
                 f"{name}={var.placeholder}" if name in required else f"# {name}={var.placeholder}"
             )
+    sections["sealed"] = [*SEALED_COMMENT, f"{CHECKSUM_KEY_VARIABLE}={SEALED_PLACEHOLDER}"]
     return HEADER + "".join("\n" + "\n".join(lines) + "\n" for lines in sections.values())
+
+
+# Not a Secret's key: the key of the checksums that keep sealed ciphertexts stable.
+SEALED_COMMENT = [
+    "# --- secrets mode sealed-secrets only: the key of the checksums that keep unchanged values'",
+    '# ciphertexts (README "Secret delivery"). Random, at least 32 characters, the same for '
+    "everyone",
+    "# who renders: openssl rand -hex 32",
+]
+SEALED_PLACEHOLDER = "replace-with-the-output-of-openssl-rand-hex-32"
 
 
 def _section_title(spec: SecretSpec) -> str:

@@ -153,8 +153,9 @@ def layout_env_file_secrets(
     }
     overlay = layout_overlay(base, objects, secrets, None, "")
     kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    # One level deeper: what the overlay reaches outside itself (the base) is one more `../`.
     kustomization["resources"] = [
-        "../../base" if r == "../base" else r for r in kustomization["resources"]
+        "../" + r if r.startswith("../") else r for r in kustomization["resources"]
     ]
     kustomization["secretGenerator"] = [
         {

@@ -60,7 +60,7 @@ def test_the_surface_is_exported() -> None:
 def test_unchanged_objects_lay_out_as_the_committed_build(env: str) -> None:
     cfg = hm.load_config(OVERLAYS, env)
     secrets = hm.load_secrets(cfg, ENV_EXAMPLE)
-    files = hm.lay_out(env, cfg, hm.render_objects(cfg, secrets), secrets)
+    files = hm.lay_out(env, cfg, hm.render_objects(cfg, secrets, env), secrets)
     for path, content in files.items():
         if not path.endswith(".env"):  # secret values: gitignored, never committed
             assert (ROOT / "build" / path).read_text() == content, path
@@ -71,7 +71,7 @@ def test_a_label_on_every_object_and_a_sidecar(tmp_path: Path) -> None:
     for env in ("staging", "prod"):
         cfg = hm.load_config(OVERLAYS, env)
         secrets = hm.load_secrets(cfg, ENV_EXAMPLE)
-        objects = with_sidecar(labelled(hm.render_objects(cfg, secrets)))
+        objects = with_sidecar(labelled(hm.render_objects(cfg, secrets, env)))
         hm.write(out, hm.lay_out(env, cfg, objects, secrets, base=labelled(hm.base_objects())))
     assert sorted(p.name for p in out.iterdir()) == [".gitignore", "base", "prod", "staging"]
     # The label is in the base, so the overlays patch only what the environment changes.
@@ -110,6 +110,6 @@ def test_bad_input_raises_input_error_with_problems(tmp_path: Path) -> None:
 
 
 def test_external_secrets_need_no_env_file() -> None:
-    cfg = hm.Config.model_validate({"secrets": {"source": "external"}})
+    cfg = hm.Config.model_validate({"secrets": {"mode": "external"}})
     assert hm.load_secrets(cfg, Path("does-not-exist")) is None
     assert not [o for o in hm.render_objects(cfg) if o["kind"] == "Secret"]

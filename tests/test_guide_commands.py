@@ -140,6 +140,15 @@ def resolve(lookup: Lookup, objects: Built) -> bool:
             for tls in o["spec"].get("tls", [])
         ]
         return bool(secrets) and (lookup.name is None or lookup.name in secrets)
+    if lookup.kind == "Secret":
+        # In a GitOps secrets mode the Secret is made in the cluster, from the committed
+        # ExternalSecret (spec.target.name) or SealedSecret (its own name).
+        made = {
+            o["spec"]["target"]["name"] if k == "ExternalSecret" else n
+            for (k, n), o in objects.items()
+            if k in ("Secret", "ExternalSecret", "SealedSecret")
+        }
+        return bool(made) and (lookup.name is None or lookup.name in made)
     matching = [o for (k, n), o in objects.items() if k == lookup.kind and lookup.name in (None, n)]
     if lookup.container:
         containers = [

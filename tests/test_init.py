@@ -143,6 +143,9 @@ def test_the_wheel_starts_renders_and_builds_a_project_outside_the_repo(tmp_path
         assert result.returncode == 0, (args, result.stdout, result.stderr)
         assert str(ROOT) not in result.stdout + result.stderr
     for env_name in ENVS:
-        objects = kustomize_build(project / "build" / env_name)
+        # secrets mode env-file: the committed overlay, then the local layer with the Secrets
+        committed = kustomize_build(project / "build" / env_name)
+        assert {o["kind"] for o in committed} >= {"Deployment", "Ingress"}
+        objects = kustomize_build(project / "build" / env_name / "secrets")
         assert {o["kind"] for o in objects} >= {"Deployment", "Secret", "Ingress"}
     assert tool("kustomize").is_file()
