@@ -79,6 +79,18 @@ DOWNLOAD_TIMEOUT_SECONDS = 900.0
 JUNCTORS = ("allOf", "anyOf", "oneOf")
 
 
+class CrdLoader(yaml.SafeLoader):
+    """SafeLoader that reads a plain `=` as the string "=", as the API server does.
+
+    YAML 1.1 (PyYAML) resolves a plain `=` to its "value" type, which SafeLoader cannot
+    construct; Kubernetes reads YAML 1.2, where it is a string (prometheus-operator's CRDs
+    list it in matchType enums: `- =`).
+    """
+
+
+CrdLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_scalar)
+
+
 class CrdSchemaError(Exception):
     """The cache cannot be built; the message says why."""
 
@@ -167,7 +179,7 @@ def read_crds(source: Source, root: Path) -> list[Crd]:
             raise CrdSchemaError(f"{source}: {glob!r} matches no file in the module")
         for path in matched:
             text = (root / path).read_text(encoding="utf-8")
-            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            documents = [doc for doc in yaml.load_all(text, CrdLoader) if doc is not None]
             if len(documents) != 1:
                 raise CrdSchemaError(
                     f"{source}: {path} holds {len(documents)} YAML documents, not one CRD"

@@ -3,7 +3,7 @@
 
 A translation of `routing.alertmanager_config(cfg)`, never a second routing table: the same
 routes, grouping, intervals, inhibitions and Slack message templates, in the CRD's camelCase
-form. Matchers become {name, matchType, value} objects; each receiver reads its webhook URL
+form. Matchers become {name, value, matchType} objects; each receiver reads its webhook URL
 from the alertmanager-slack-urls Secret through a secret key selector (the key is the
 receiver's channel key, as in the bundled Secret), which the operator resolves when it writes
 Alertmanager's configuration.
@@ -42,11 +42,18 @@ _SLACK_KEYS = {
 
 
 def matcher(text: str) -> dict[str, str]:
-    """'severity="critical"' -> {"name": "severity", "matchType": "=", "value": "critical"}."""
+    """'category=~"a|b"' -> {"name": "category", "value": "a|b", "matchType": "=~"}.
+
+    Equality leaves matchType out (the CRD's default): a YAML 1.1 reader such as PyYAML
+    takes a plain `=` in kustomize's output for its "value" type and cannot load it.
+    """
     found = _MATCHER.match(text)
     if found is None:
         raise ValueError(f"not a matcher routing.py writes: {text!r}")
-    return {"name": found["name"], "matchType": found["op"], "value": found["value"]}
+    result = {"name": found["name"], "value": found["value"]}
+    if found["op"] != "=":
+        result["matchType"] = found["op"]
+    return result
 
 
 def _route(route: dict[str, Any]) -> dict[str, Any]:
