@@ -8,20 +8,22 @@ into Prometheus and Alertmanager configuration in tests/e2e/test_operator.py.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from harvester_manifests import names
+from harvester_manifests import names, validate
 from harvester_manifests.components import operator as op
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError
 from harvester_manifests.secrets import secret_specs
 from harvester_manifests.stack import build_stack
-from tests.conftest import OVERLAYS, Obj, index, kustomize_build
+from tests.conftest import OVERLAYS, Obj, index, kubeconform_accepts, kustomize_build
 from tests.test_errors import assert_input_error, out, render_overlays, snapshot  # noqa: F401
 
 OPERATOR_ENV = "prod-shared-monitoring"
@@ -263,3 +265,36 @@ def test_every_cross_check_is_an_input_error(write_overlay: Callable[[str, str],
         config_dir = write_overlay("x", text)
         with pytest.raises(InputError):
             load_config(config_dir, "x")
+
+
+# --- kubeconform -strict against the pinned operator's CRDs (mk/crds.mk) ---------------------
+
+
+def test_kubeconform_strict_accepts_the_operator_environment(rendered: Path) -> None:
+    assert kubeconform_accepts(rendered / OPERATOR_ENV)
+
+
+RENAMES = {
+    ("ServiceMonitor", names.API): ("endpoints", "endpoint"),
+    ("PrometheusRule", op.RULES): ("groups", "group"),
+    ("AlertmanagerConfig", op.ALERTMANAGER_CONFIG): ("inhibitRules", "inhibitRule"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(RENAMES), ids=lambda k: k[0])
+def test_kubeconform_rejects_a_misspelled_operator_field(
+    operator_built: dict[tuple[str, str], Obj], key: tuple[str, str]
+) -> None:
+    """The operator kinds are really checked against the CRDs' schemas, strictly."""
+    obj = copy.deepcopy(operator_built[key])
+    field, typo = RENAMES[key]
+    assert check(obj).ok
+    obj["spec"][typo] = obj["spec"].pop(field)
+    report = check(obj)
+    assert not report.ok
+    assert report.invalid == 1
+
+
+def check(obj: Obj) -> validate.KubeconformReport:
+    version = validate.supported_kubernetes_versions()[0]
+    return validate.kubeconform(yaml.safe_dump(obj, sort_keys=False), version)
