@@ -1,7 +1,8 @@
 """prometheus-operator out of cluster against an e2e kube-apiserver, and its CRDs.
 
 The CRDs are the pinned module's own (example/prometheus-operator-crd/, kept byte for byte
-in .cache/crd-schemas/crds/ by tools/crd_schemas.py, from mk/crds.mk's table); the operator
+in .cache/crd-schemas/crds/ by tools/crd_schemas.py, from mk/crds.mk's table, or under
+$HARVESTER_CRD_SCHEMAS as for validation); the operator
 is bin/prometheus-operator, built from the same pin (e2e/operator/go.mod). It talks to the
 API server through the cluster's kubeconfig (KUBECONFIG) and serves its metrics on a free
 loopback port. Nothing needs a kubelet: the operator writes the configuration of the
@@ -21,10 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from harvester_manifests.validate import crd_schemas_dir
 from tests.e2e.apiserver import (
     BIN,
     LOOPBACK,
-    ROOT,
     Cluster,
     HarnessError,
     Process,
@@ -35,7 +36,7 @@ from tests.e2e.apiserver import (
 
 T = TypeVar("T")
 GROUP = "monitoring.coreos.com"
-CRDS = ROOT / ".cache" / "crd-schemas" / "crds"
+CRDS = crd_schemas_dir() / "crds"
 OPERATOR = BIN / "prometheus-operator"
 # How long the operator may take to write a configuration: a deadline for a wait, never a
 # timing assertion (on a busy 2-core machine it takes a few seconds).
