@@ -88,7 +88,11 @@ class CrdLoader(yaml.SafeLoader):
     """
 
 
-CrdLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_scalar)
+def _value_as_string(loader: CrdLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+CrdLoader.add_constructor("tag:yaml.org,2002:value", _value_as_string)
 
 
 class CrdSchemaError(Exception):
