@@ -9,22 +9,29 @@ into Prometheus and Alertmanager configuration in tests/e2e/test_operator.py.
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harvester_manifests import names, validate
 from harvester_manifests.components import operator as op
+from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError
-from harvester_manifests.secrets import secret_specs
-from harvester_manifests.stack import build_stack
+from harvester_manifests.render import render
+from harvester_manifests.secrets import collect, secret_specs
+from harvester_manifests.stack import build_stack, render_environment
 from tests.conftest import OVERLAYS, Obj, index, kubeconform_accepts, kustomize_build
 from tests.test_errors import assert_input_error, out, render_overlays, snapshot  # noqa: F401
+from tests.test_layout import normalized
+from tests.test_properties import env_file
 
 OPERATOR_ENV = "prod-shared-monitoring"
 MONITORING_APPS = {names.PROMETHEUS, names.GRAFANA, names.ALERTMANAGER}
@@ -298,3 +305,74 @@ def test_kubeconform_rejects_a_misspelled_operator_field(
 def check(obj: Obj) -> validate.KubeconformReport:
     version = validate.supported_kubernetes_versions()[0]
     return validate.kubeconform(yaml.safe_dump(obj, sort_keys=False), version)
+
+
+# --- the operator-mode config space (hypothesis) ---------------------------------------------
+
+label_key = st.from_regex(r"([a-z]{1,8}\.io/)?[a-z][a-z0-9_.-]{0,10}[a-z0-9]", fullmatch=True)
+label_value = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,10}[A-Za-z0-9])?", fullmatch=True)
+labels = st.dictionaries(label_key, label_value, min_size=1, max_size=3)
+
+
+@st.composite
+def operator_overlays(draw: st.DrawFn) -> dict[str, Any]:
+    operator: dict[str, Any] = {
+        "namespace": draw(st.sampled_from(["monitoring", "observability", "kube-prometheus"])),
+        "release": draw(label_value),
+        "alertmanagerConfig": draw(st.booleans()),
+        "dashboards": {
+            "label": draw(st.sampled_from(["grafana_dashboard", "dashboards.example.io/load"])),
+            "folder": draw(st.sampled_from(["Signal Harvester", "Team A/Apps"])),
+        },
+    }
+    if draw(st.booleans()):
+        operator["prometheusSelector"] = draw(labels)
+    if draw(st.booleans()):
+        operator["prometheusPodLabels"] = draw(labels)
+    if operator["alertmanagerConfig"] and draw(st.booleans()):
+        operator["alertmanagerSelector"] = draw(labels)
+    if draw(st.booleans()):
+        operator["dashboards"]["namespace"] = draw(st.sampled_from(["grafana", "monitoring"]))
+    return {
+        "namespace": draw(st.sampled_from(["signal-harvester", "sh-prod"])),
+        "secrets": {"source": draw(st.sampled_from(["env-file", "external"]))},
+        "api": {
+            "database": {"mode": draw(st.sampled_from(["sqlite", "postgres"]))},
+            "ingress": {"enabled": draw(st.booleans())},
+            "metricsPath": draw(st.sampled_from(["/prometheus", "/metrics"])),
+        },
+        "prometheus": {"scrapeInterval": draw(st.sampled_from(["15s", "30s"]))},
+        "monitoring": {"mode": "operator", "operator": operator},
+    }
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overlay=operator_overlays())
+def test_every_operator_config_builds_validates_and_is_selected(overlay: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        (tmp / "overlays").mkdir()
+        (tmp / "overlays" / "x.yaml").write_text(yaml.safe_dump(overlay))
+        secrets = env_file(tmp)
+        render("x", tmp / "overlays", tmp / "build", secrets, tmp)
+        built = index(kustomize_build(tmp / "build" / "x"))
+        cfg = load_config(tmp / "overlays", "x")
+        values = None
+        if cfg.secrets.source == "env-file":
+            values = collect(cfg, read_env_file(secrets), str(secrets))
+        direct = index(render_environment(cfg, values))
+        assert {k: normalized(v) for k, v in built.items()} == {
+            k: normalized(v) for k, v in direct.items()
+        }
+        assert kubeconform_accepts(tmp / "build" / "x")
+    operator = cfg.monitoring.operator
+    selected = [built[("ServiceMonitor", names.API)], built[("PrometheusRule", op.RULES)]]
+    for obj in selected:
+        assert operator.prometheus_labels().items() <= obj["metadata"]["labels"].items()
+    amc = built.get(("AlertmanagerConfig", op.ALERTMANAGER_CONFIG))
+    assert (amc is not None) == operator.alertmanager_config
+    if amc is not None:
+        assert operator.alertmanager_labels().items() <= amc["metadata"]["labels"].items()
+    for (kind, _), obj in built.items():
+        if kind in ("Deployment", "PersistentVolumeClaim", "Ingress"):
+            assert obj["metadata"]["labels"]["app"] == names.API
