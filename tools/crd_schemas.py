@@ -88,11 +88,13 @@ class CrdLoader(yaml.SafeLoader):
     """
 
 
-def _value_as_string(loader: CrdLoader, node: yaml.ScalarNode) -> str:
+def _plain_string(loader: CrdLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, "`=` must be a scalar", node.start_mark)
     return str(loader.construct_scalar(node))
 
 
-CrdLoader.add_constructor("tag:yaml.org,2002:value", _value_as_string)
+CrdLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 
 class CrdSchemaError(Exception):
