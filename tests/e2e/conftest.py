@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
-from tests.e2e.operator import install_crds, uses_operator_kinds
+from tests.e2e.operator import install_operator_crds, uses_operator_kinds
 
 BUILD = ROOT / "build"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -246,7 +246,7 @@ def deployed(
             objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
             if uses_operator_kinds(objects):
                 # monitoring.mode operator: the cluster has prometheus-operator's CRDs.
-                install_crds(cluster)
+                install_operator_crds(cluster)
             yield Deployed(target, directory, cluster, objects)
     except HarnessError as err:
         pytest.fail(str(err), pytrace=False)

@@ -54,7 +54,7 @@ def crd_files() -> list[Path]:
     return files
 
 
-def install_crds(cluster: Cluster) -> None:
+def install_operator_crds(cluster: Cluster) -> None:
     """Every CRD of the pinned operator, established before anything uses it."""
     for path in crd_files():
         result = cluster.kubectl("apply", "--server-side", "--field-manager=e2e", "-f", str(path))

@@ -41,7 +41,7 @@ from tests.e2e.conftest import BUILD, Placeholders, Target, materialize
 from tests.e2e.operator import (
     GROUP,
     get_json,
-    install_crds,
+    install_operator_crds,
     prometheus_operator,
     secret_file,
     wait_for,
@@ -127,7 +127,7 @@ def stack(
     try:
         directory = materialize(Target(f"build/{ENV}", BUILD / ENV), workdir / "src", placeholders)
         with kube_apiserver(workdir, etcd_server, binaries, "/registry-operator") as cluster:
-            install_crds(cluster)
+            install_operator_crds(cluster)
             apply(cluster, "-f", "-", stdin=yaml.safe_dump_all(monitoring_stack(cfg)))
             apply(cluster, "-k", str(directory))
             with prometheus_operator(cluster, workdir) as process:
