@@ -28,7 +28,15 @@ from harvester_manifests.errors import InputError
 from harvester_manifests.render import render
 from harvester_manifests.secrets import collect, secret_specs
 from harvester_manifests.stack import build_stack, render_environment
-from tests.conftest import OVERLAYS, Obj, index, kubeconform_accepts, kustomize_build
+from tests.conftest import (
+    ENV_EXAMPLE,
+    OVERLAYS,
+    ROOT,
+    Obj,
+    index,
+    kubeconform_accepts,
+    kustomize_build,
+)
 from tests.test_errors import assert_input_error, out, render_overlays, snapshot  # noqa: F401
 from tests.test_layout import normalized
 from tests.test_properties import env_file
@@ -376,3 +384,10 @@ def test_every_operator_config_builds_validates_and_is_selected(overlay: dict[st
     for (kind, _), obj in built.items():
         if kind in ("Deployment", "PersistentVolumeClaim", "Ingress"):
             assert obj["metadata"]["labels"]["app"] == names.API
+
+
+def test_render_reports_only_the_hosts_it_serves(tmp_path: Path) -> None:
+    """The summary lists the API's host alone: no monitoring UI of ours has an Ingress."""
+    result = render(OPERATOR_ENV, OVERLAYS, tmp_path / "build", ENV_EXAMPLE, ROOT)
+    (summary,) = result.environments
+    assert summary.hosts == [load_config(OVERLAYS, OPERATOR_ENV).host("api")]
