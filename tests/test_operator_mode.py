@@ -252,6 +252,14 @@ ERRORS = {
         OPERATOR + "  operator:\n    prometheusPodLabels: {'-bad': x}\n",
         ["x.yaml: monitoring.operator.prometheusPodLabels:", "not a Kubernetes label key"],
     ),
+    "release that no label can carry": (
+        OPERATOR + "  operator:\n    release: -stack\n",
+        ["x.yaml: monitoring.operator.release:", "should match pattern"],
+    ),
+    "sidecar label key that is not one": (
+        OPERATOR + "  operator:\n    dashboards: {label: _dashboard}\n",
+        ["x.yaml: monitoring.operator.dashboards.label:", "should match pattern"],
+    ),
     "unknown mode": (
         "monitoring:\n  mode: external\n",
         ["x.yaml: monitoring.mode:", "'bundled' or 'operator'"],

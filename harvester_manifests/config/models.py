@@ -16,6 +16,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.quantity import Quantity, parse_quantity
 from harvester_manifests.config.types import (
+    LABEL_KEY_PATTERN,
+    LABEL_NAME,
+    LABEL_VALUE_PATTERN,
     DnsLabel,
     Duration,
     Hostname,
@@ -338,11 +341,9 @@ class SidecarDashboards(Model):
     """The dashboards as ConfigMaps for the Grafana dashboard sidecar (kube-prometheus-stack's
     `grafana.sidecar.dashboards`: label/labelValue, folderAnnotation, searchNamespace)."""
 
-    label: str = Field(default="grafana_dashboard", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$")
-    label_value: str = Field(default="1", pattern=r"^[A-Za-z0-9_.-]{0,63}$")
-    folder_annotation: str = Field(
-        default="grafana_folder", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9_.-]+$"
-    )
+    label: str = Field(default="grafana_dashboard", pattern=LABEL_KEY_PATTERN)
+    label_value: str = Field(default="1", pattern=LABEL_VALUE_PATTERN)
+    folder_annotation: str = Field(default="grafana_folder", pattern=LABEL_KEY_PATTERN)
     folder: str = Field(default="Signal Harvester", pattern=r"^[A-Za-z0-9 ._/-]{1,128}$")
     namespace: DnsLabel | None = None  # None: the monitoring namespace (Grafana's own)
 
@@ -356,7 +357,7 @@ class OperatorMonitoring(Model):
     """
 
     namespace: DnsLabel = "monitoring"
-    release: str = Field(default="kube-prometheus-stack", pattern=r"^[A-Za-z0-9_.-]{1,63}$")
+    release: str = Field(default="kube-prometheus-stack", pattern=rf"^{LABEL_NAME}$")
     # None: {release: <release>}. A mapping given here replaces it whole.
     prometheus_selector: Labels | None = None
     alertmanager_selector: Labels | None = None

@@ -53,8 +53,11 @@ def _check_slack_channel(value: str) -> str:
     return value
 
 
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+# Kubernetes label (and annotation) keys and values, as the API server checks them.
+LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_KEY_PATTERN = rf"^({_LABEL_PREFIX}/)?{LABEL_NAME}$"
+LABEL_VALUE_PATTERN = rf"^({LABEL_NAME})?$"
 
 
 def _check_labels(value: dict[str, str]) -> dict[str, str]:
@@ -66,14 +69,14 @@ def _check_labels(value: dict[str, str]) -> dict[str, str]:
         )
     for key, label_value in value.items():
         prefix, _, name = key.rpartition("/")
-        if not re.fullmatch(_LABEL_NAME, name) or (
+        if not re.fullmatch(LABEL_NAME, name) or (
             "/" in key and (len(prefix) > 253 or not re.fullmatch(_LABEL_PREFIX, prefix))
         ):
             raise ValueError(
                 f"{key!r} is not a Kubernetes label key ([prefix/]name: a name of at most 63 "
                 "letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
             )
-        if label_value and not re.fullmatch(_LABEL_NAME, label_value):
+        if label_value and not re.fullmatch(LABEL_NAME, label_value):
             raise ValueError(
                 f"{key}={label_value!r}: not a Kubernetes label value (at most 63 letters, "
                 "digits, '-', '_' and '.', starting and ending with a letter or digit): "
