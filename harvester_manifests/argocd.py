@@ -55,9 +55,26 @@ def cluster_scoped_kinds(objects: list[Obj]) -> list[tuple[str, str]]:
     return sorted({group_kind(obj) for obj in objects if "namespace" not in obj["metadata"]})
 
 
-def app_project(gitops: GitOps, configs: dict[str, Config], objects: list[Obj]) -> Obj:
+def namespaces_of(cfg: Config, objects: list[Obj]) -> list[str]:
+    """Every namespace an environment writes into: its own, and any other its objects name
+    (operator mode puts the sidecar dashboards in the monitoring stack's namespace)."""
+    named = {obj["metadata"]["namespace"] for obj in objects if "namespace" in obj["metadata"]}
+    return sorted(named | {cfg.namespace})
+
+
+def app_project(
+    gitops: GitOps,
+    configs: dict[str, Config],
+    objects: list[Obj],
+    by_env: dict[str, list[Obj]] | None = None,
+) -> Obj:
+    by_env = by_env or {}
     destinations = sorted(
-        (_destination(cfg.argocd.target, cfg.namespace) for cfg in configs.values()),
+        (
+            _destination(cfg.argocd.target, namespace)
+            for env, cfg in configs.items()
+            for namespace in namespaces_of(cfg, by_env.get(env, []))
+        ),
         key=lambda d: (d.get("server", ""), d.get("name", ""), d["namespace"]),
     )
     unique = [d for i, d in enumerate(destinations) if d not in destinations[:i]]
@@ -128,7 +145,7 @@ def argocd_objects(
 ) -> list[Obj]:
     """The AppProject, then each environment's Application, in environment order."""
     every = [obj for env in sorted(objects) for obj in objects[env]]
-    project = app_project(gitops, configs, every)
+    project = app_project(gitops, configs, every, objects)
     return [project, *(application(gitops, env, cfg) for env, cfg in sorted(configs.items()))]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harvester_manifests.argocd import argocd_objects, destination_clashes
 from harvester_manifests.checks import broken_references
+from harvester_manifests.components.common import Obj
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.gitops import GitOps, gitops_path, load_gitops
 from harvester_manifests.config.loader import config_path, environments, load_config
@@ -115,6 +116,18 @@ def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> li
     return [f"{env_path}: still the .env.example placeholder: {', '.join(stale)}"] if stale else []
 
 
+def ingress_hosts(objects: list[Obj]) -> list[str]:
+    """The hosts the environment's Ingresses serve, in render order (none twice)."""
+    hosts = [
+        str(rule["host"])
+        for obj in objects
+        if obj["kind"] == "Ingress"
+        for rule in obj["spec"].get("rules", [])
+        if "host" in rule
+    ]
+    return list(dict.fromkeys(hosts))
+
+
 def plan(
     envs: list[str],
     config_dir: Path,
@@ -187,11 +200,7 @@ def plan(
             EnvironmentSummary(
                 name=env,
                 kinds=dict(sorted(Counter(o["kind"] for o in objects).items())),
-                hosts=[
-                    cfg.host(c)
-                    for c in ("api", "prometheus", "grafana", "alertmanager")
-                    if getattr(cfg, c).ingress.enabled
-                ],
+                hosts=ingress_hosts(objects),
                 path=out / env / SECRETS_DIR if delivered.local_layer else out / env,
                 secrets=delivered.source,
             )

@@ -41,8 +41,14 @@ def secret_specs(cfg: Config) -> list[SecretSpec]:
     api_keys = [(k, k) for k in API_KEYS]
     if cfg.api.database.mode == "postgres":
         api_keys.append(("DATABASE_URL", "DATABASE_URL"))
-    specs = [
-        SecretSpec(names.API_KEYS_SECRET, tuple(api_keys), names.API, "API keys of the app"),
+    specs = [SecretSpec(names.API_KEYS_SECRET, tuple(api_keys), names.API, "API keys of the app")]
+    if cfg.monitoring.mode == "operator":
+        # The cluster's Alertmanager reads the Slack URLs through the AlertmanagerConfig's
+        # secret key selectors; Grafana and the monitoring UIs are the cluster's.
+        if cfg.monitoring.operator.alertmanager_config:
+            specs.append(SecretSpec(names.SLACK_SECRET, SLACK_KEYS, None, "Slack webhook URLs"))
+        return specs
+    specs += [
         SecretSpec(names.SLACK_SECRET, SLACK_KEYS, names.ALERTMANAGER, "Slack webhook URLs"),
         SecretSpec(
             names.GRAFANA_ADMIN_SECRET,

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import base64
+from types import ModuleType
 
-from harvester_manifests.components import alertmanager, api, grafana, network, prometheus
+from harvester_manifests.components import (
+    alertmanager,
+    api,
+    grafana,
+    network,
+    operator,
+    prometheus,
+)
 from harvester_manifests.components.common import Obj
 from harvester_manifests.components.namespace import build_namespace
 from harvester_manifests.config.models import Config
@@ -17,7 +25,13 @@ SECRETS_CHECKSUM = "harvester-gen/secrets-checksum"
 def build_stack(cfg: Config) -> list[Obj]:
     """Every object except Secrets, which come from the operator's .env at apply time."""
     objects = [build_namespace(cfg.namespace)]
-    for component in (api, prometheus, grafana, alertmanager, network):
+    components: tuple[ModuleType, ...]
+    if cfg.monitoring.mode == "operator":
+        # The cluster's prometheus-operator stack monitors the API (components/operator.py).
+        components = (api, operator, network)
+    else:
+        components = (api, prometheus, grafana, alertmanager, network)
+    for component in components:
         objects += component.build(cfg)
     return objects
 

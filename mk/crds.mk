@@ -11,10 +11,14 @@
 #   external-secrets.io group only; the generator CRDs are not used).
 # - Sealed Secrets v0.27.1 (kubeseal's pin): the module ships its CRD only in the
 #   Helm chart, helm/sealed-secrets/crds/ (controller-gen output).
+# - prometheus-operator v0.85.0 (monitoring.mode operator: ServiceMonitor, PrometheusRule,
+#   AlertmanagerConfig): the same pin as the operator the e2e tests run
+#   (e2e/operator/go.mod); example/prometheus-operator-crd/ is controller-gen output.
 CRD_SOURCES := \
 	github.com/argoproj/argo-cd/v3@v3.3.9:manifests/crds/*-crd.yaml \
 	github.com/external-secrets/external-secrets@v0.16.2:config/crds/bases/external-secrets.io_*.yaml \
-	github.com/bitnami-labs/sealed-secrets@v0.27.1:helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml
+	github.com/bitnami-labs/sealed-secrets@v0.27.1:helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml \
+	github.com/prometheus-operator/prometheus-operator@v0.85.0:example/prometheus-operator-crd/monitoring.coreos.com_*.yaml
 
 # The cache (layout in tools/crd_schemas.py): schemas under standalone{,-strict}/,
 # the CRD files as downloaded under crds/ (the e2e harness installs those).

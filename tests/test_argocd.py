@@ -12,12 +12,13 @@ import yaml
 
 from harvester_manifests import validate
 from harvester_manifests.syncwaves import SYNC_OPTIONS, SYNC_WAVE, wave_of, with_sync_waves
-from tests.conftest import ENV_EXAMPLE, ENVS, OVERLAYS, ROOT, Obj
+from tests.conftest import ENV_EXAMPLE, ENVS, OVERLAYS, ROOT, Obj, kustomize_build
 from tests.test_errors import assert_input_error, harvester_gen, out, snapshot
 
 __all__ = ["out"]  # the fixture, imported for the error tests
 
 ARGOCD = ROOT / "build" / "argocd"
+EVERY_ENV = sorted(p.stem for p in OVERLAYS.glob("*.yaml"))  # each overlay has an Application
 CLUSTER_KINDS = [
     {"group": "", "kind": "Namespace"},
     {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
@@ -51,7 +52,7 @@ def test_kustomize_build_of_argocd_passes_kubeconform_strict() -> None:
     """Against Argo CD's own CRDs (mk/crds.mk), so every field name is Argo CD's."""
     oldest = validate.supported_kubernetes_versions()[0]
     (report,) = validate.validate_directory(ARGOCD, [oldest])
-    assert report.ok and report.resources == 1 + len(ENVS), [str(p) for p in report.problems()]
+    assert report.ok and report.resources == 1 + len(EVERY_ENV), [str(p) for p in report.problems()]
 
 
 def test_kustomization_lists_every_file_and_is_invisible_to_apply_f() -> None:
@@ -62,7 +63,7 @@ def test_kustomization_lists_every_file_and_is_invisible_to_apply_f() -> None:
 
 def test_one_application_per_environment_pointing_at_its_build() -> None:
     apps = applications()
-    assert sorted(apps) == sorted(ENVS)
+    assert sorted(apps) == EVERY_ENV
     proj = project()
     for env, app in apps.items():
         spec = app["spec"]
@@ -97,7 +98,25 @@ def test_project_is_scoped_to_this_repo_and_exactly_the_clusterwide_kinds(
         if "namespace" not in o["metadata"]
     }
     assert cluster_scoped == {(k["group"], k["kind"]) for k in CLUSTER_KINDS}
-    assert len(spec["destinations"]) == len(ENVS)
+
+
+def test_project_permits_every_namespace_each_application_writes_into() -> None:
+    """Argo CD refuses to sync an object into a namespace its project does not permit: every
+    namespaced object of every committed environment lands in a permitted destination."""
+    permitted = project()["spec"]["destinations"]
+    apps = applications()
+    assert sorted(apps) == EVERY_ENV
+    for env, app in apps.items():
+        where = {k: v for k, v in app["spec"]["destination"].items() if k != "namespace"}
+        used = {
+            o["metadata"]["namespace"]
+            for o in kustomize_build(ROOT / "build" / env)
+            if "namespace" in o["metadata"]
+        }
+        assert used, env
+        for namespace in used:
+            assert {**where, "namespace": namespace} in permitted, (env, namespace)
+    assert len(permitted) == len({str(sorted(d.items())) for d in permitted}), "no duplicates"
 
 
 # --- what the environments carry for Argo CD --------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, ROOT
+from tests.conftest import ENV_EXAMPLE, OVERLAYS, ROOT
 from tests.test_errors import GEN, harvester_gen
 
 
@@ -18,8 +18,9 @@ def test_validate_every_environment_and_version(rendered: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     versions = (ROOT / ".cache" / "k8s-schemas" / "versions.txt").read_text().split()
-    # dev, staging, prod and build/argocd (rendered because gitops.yaml exists)
-    assert len(lines) == 4 * len(versions)
+    # every overlay is an environment, plus build/argocd (rendered because gitops.yaml exists)
+    environments = list(OVERLAYS.glob("*.yaml"))
+    assert len(lines) == (len(environments) + 1) * len(versions)
     assert sum(line.startswith("argocd ") for line in lines) == len(versions)
     assert all("invalid 0  errors 0  skipped 0" in line for line in lines)
 

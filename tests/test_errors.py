@@ -191,7 +191,7 @@ def test_unknown_environment(out: Path) -> None:
     before = snapshot(out)
     result = harvester_gen("render", "--env", "qa", "--env-file", ENV_EXAMPLE, "--out", out)
     assert_input_error(
-        result, out, before, "qa.yaml: no such environment (available: dev, prod, staging"
+        result, out, before, "qa.yaml: no such environment (available: dev, prod, ", "staging, all)"
     )
 
 

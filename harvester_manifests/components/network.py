@@ -20,17 +20,22 @@ ANYWHERE = "0.0.0.0/0"
 
 @dataclass(frozen=True, order=True)
 class Peer:
-    """A pod of ours (app), every pod of another namespace, or an address range outside."""
+    """A pod of ours (app), every pod of another namespace (or those with `pods` labels), or
+    an address range outside."""
 
     app: str = ""
     namespace: str = ""
     cidr: str = ""
+    pods: tuple[tuple[str, str], ...] = ()
 
     def selector(self) -> Obj:
         if self.app:
             return {"podSelector": {"matchLabels": selector(self.app)}}
         if self.namespace:
-            return {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: self.namespace}}}
+            peer: Obj = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: self.namespace}}}
+            if self.pods:
+                peer["podSelector"] = {"matchLabels": dict(self.pods)}
+            return peer
         return {"ipBlock": {"cidr": self.cidr}}
 
 
@@ -44,6 +49,8 @@ class Flow:
 
 def flows(cfg: Config) -> list[Flow]:
     """Every connection the stack needs, and nothing else."""
+    if cfg.monitoring.mode == "operator":
+        return operator_flows(cfg)
     api, prom = Peer(app=names.API), Peer(app=names.PROMETHEUS)
     graf, am = Peer(app=names.GRAFANA), Peer(app=names.ALERTMANAGER)
     controller = Peer(namespace=cfg.ingress.controller_namespace)
@@ -78,10 +85,33 @@ def flows(cfg: Config) -> list[Flow]:
     return sorted(set(result))
 
 
+def operator_flows(cfg: Config) -> list[Flow]:
+    """monitoring.mode operator: the API alone, scraped by the cluster's Prometheus pods."""
+    api = Peer(app=names.API)
+    operator = cfg.monitoring.operator
+    scraper = Peer(namespace=operator.namespace, pods=tuple(operator.prometheus_pods().items()))
+    dns = Peer(namespace=cfg.cluster.dns_namespace)
+    result = [Flow(scraper, api, cfg.api.port)]
+    if cfg.api.ingress.enabled:
+        result.append(Flow(Peer(namespace=cfg.ingress.controller_namespace), api, cfg.api.port))
+    result += [Flow(api, dns, 53, "UDP"), Flow(api, dns, 53, "TCP")]
+    result.append(Flow(api, Peer(cidr=cfg.api.https_egress_cidr), 443))
+    if cfg.api.database.mode == "postgres":
+        result.append(Flow(api, Peer(cidr=ANYWHERE), cfg.api.database.postgres_port))
+    return sorted(set(result))
+
+
+def policy_apps(cfg: Config) -> tuple[str, ...]:
+    """The apps of ours that run pods, each with a policy of its own."""
+    if cfg.monitoring.mode == "operator":
+        return (names.API,)
+    return (names.API, names.PROMETHEUS, names.GRAFANA, names.ALERTMANAGER)
+
+
 def build(cfg: Config) -> list[Obj]:
     all_flows = flows(cfg)
     objects = [default_deny(cfg)]
-    for app in (names.API, names.PROMETHEUS, names.GRAFANA, names.ALERTMANAGER):
+    for app in policy_apps(cfg):
         objects.append(policy(cfg, app, all_flows))
     return objects
 

@@ -11,14 +11,19 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harvester_manifests.config.alerts import AlertThresholds
 from harvester_manifests.config.quantity import Quantity, parse_quantity
 from harvester_manifests.config.types import (
+    LABEL_KEY_PATTERN,
+    LABEL_NAME,
+    LABEL_VALUE_PATTERN,
     DnsLabel,
     Duration,
     Hostname,
+    Labels,
     Model,
     Percent,
     Port,
@@ -489,6 +494,94 @@ class Reloader(Model):
 
 
 # ---------------------------------------------------------------------------------------------
+# Monitoring: the bundled stack, or the cluster's prometheus-operator
+
+
+class SidecarDashboards(Model):
+    """The dashboards as ConfigMaps for the Grafana dashboard sidecar (kube-prometheus-stack's
+    `grafana.sidecar.dashboards`: label/labelValue, folderAnnotation, searchNamespace)."""
+
+    label: str = Field(default="grafana_dashboard", pattern=LABEL_KEY_PATTERN)
+    label_value: str = Field(default="1", pattern=LABEL_VALUE_PATTERN)
+    folder_annotation: str = Field(default="grafana_folder", pattern=LABEL_KEY_PATTERN)
+    folder: str = Field(default="Signal Harvester", pattern=r"^[A-Za-z0-9 ._/-]{1,128}$")
+    namespace: DnsLabel | None = None  # None: the monitoring namespace (Grafana's own)
+
+
+class OperatorMonitoring(Model):
+    """Where the cluster's monitoring stack runs and how it picks up this application's objects.
+
+    The selectors are the `matchLabels` of the cluster's Prometheus (serviceMonitorSelector,
+    ruleSelector) and Alertmanager (alertmanagerConfigSelector): our objects carry exactly those
+    labels. kube-prometheus-stack selects `release: <its Helm release name>`, the default.
+    """
+
+    namespace: DnsLabel = "monitoring"
+    release: str = Field(default="kube-prometheus-stack", pattern=rf"^{LABEL_NAME}$")
+    # None: {release: <release>}. A mapping given here replaces it whole.
+    prometheus_selector: Labels | None = None
+    alertmanager_selector: Labels | None = None
+    # The labels of the cluster's Prometheus pods, admitted to scrape the API. None: the label
+    # prometheus-operator puts on every Prometheus pod it runs.
+    prometheus_pod_labels: Labels | None = None
+    alertmanager_config: bool = True  # False: routing is done centrally, emit no AlertmanagerConfig
+    dashboards: SidecarDashboards = SidecarDashboards()
+
+    def prometheus_labels(self) -> dict[str, str]:
+        return self.prometheus_selector or {"release": self.release}
+
+    def alertmanager_labels(self) -> dict[str, str]:
+        return self.alertmanager_selector or {"release": self.release}
+
+    def prometheus_pods(self) -> dict[str, str]:
+        return self.prometheus_pod_labels or {"app.kubernetes.io/name": "prometheus"}
+
+    def dashboards_namespace(self) -> str:
+        return self.dashboards.namespace or self.namespace
+
+
+class Monitoring(Model):
+    """bundled: this deployment runs its own Prometheus, Grafana and Alertmanager (the guide).
+    operator: the cluster's prometheus-operator stack (kube-prometheus-stack) monitors it."""
+
+    mode: Literal["bundled", "operator"] = "bundled"
+    operator: OperatorMonitoring = OperatorMonitoring()
+
+
+# Settings that only the bundled stack reads, by section (camelCase keys). In operator mode the
+# cluster's Prometheus scrapes at prometheus.scrapeInterval (the ServiceMonitor's interval) and
+# the Alertmanager routes with alertmanager.slack and the grouping intervals.
+BUNDLED_ONLY: dict[str, tuple[str, ...] | None] = {
+    "prometheus": (
+        "image",
+        "port",
+        "retention",
+        "storage",
+        "evaluationInterval",
+        "adminApi",
+        "resources",
+        "ingress",
+    ),
+    "grafana": None,  # all of it
+    "alertmanager": ("image", "port", "storage", "resources", "ingress"),
+    "reloader": None,
+    "monitoringAuth": None,
+}
+ROUTING = ("slack", "groupWait", "groupInterval", "repeatInterval", "criticalRepeatInterval")
+
+
+def _field_name(alias: str) -> str:
+    return next(name for name, f in Config.model_fields.items() if f.alias == alias)
+
+
+def changed_keys(value: Model, default: Model, only: tuple[str, ...] | None) -> list[str]:
+    """The camelCase keys of `value` that differ from `default` (among `only`, if given)."""
+    mine = value.model_dump(mode="json", by_alias=True)
+    theirs = default.model_dump(mode="json", by_alias=True)
+    return [k for k in mine if (only is None or k in only) and mine[k] != theirs[k]]
+
+
+# ---------------------------------------------------------------------------------------------
 # The whole deployment
 
 
@@ -513,6 +606,61 @@ class Config(Model):
     reloader: Reloader = Reloader()
     alerts: AlertThresholds = AlertThresholds()
     argocd: ArgoCd = ArgoCd()
+    monitoring: Monitoring = Monitoring()
+
+    @model_validator(mode="after")
+    def _settings_fit_the_monitoring_mode(self) -> Config:
+        """A setting the chosen monitoring mode never reads is a mistake: one error for each."""
+        problems: list[tuple[tuple[str, ...], str]] = []
+        operator = self.monitoring.operator
+        if self.monitoring.mode == "bundled":
+            problems += [
+                (
+                    ("monitoring", "operator", key),
+                    "applies only to monitoring.mode operator: set monitoring.mode: operator, "
+                    "or remove it",
+                )
+                for key in changed_keys(operator, OperatorMonitoring(), None)
+            ]
+        else:
+            for section, only in BUNDLED_ONLY.items():
+                value = getattr(self, _field_name(section))
+                problems += [
+                    (
+                        (section, key),
+                        "applies only to monitoring.mode bundled (in operator mode the cluster's "
+                        "own stack runs Prometheus, Grafana and Alertmanager): remove it",
+                    )
+                    for key in changed_keys(value, type(value)(), only)
+                ]
+            if not operator.alertmanager_config:
+                unused: list[tuple[str, ...]] = [
+                    ("alertmanager", key)
+                    for key in changed_keys(self.alertmanager, Alertmanager(), ROUTING)
+                ]
+                if operator.alertmanager_selector is not None:
+                    unused.append(("monitoring", "operator", "alertmanagerSelector"))
+                problems += [
+                    (
+                        loc,
+                        "is used only by the AlertmanagerConfig, and "
+                        "monitoring.operator.alertmanagerConfig is false: remove it",
+                    )
+                    for loc in unused
+                ]
+        if problems:
+            raise ValidationError.from_exception_data(
+                "Config",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("monitoring_mode", message),
+                        loc=loc,
+                        input=self.monitoring.mode,
+                    )
+                    for loc, message in problems
+                ],
+            )
+        return self
 
     @model_validator(mode="after")
     def _sqlite_replicas_fit_one_node(self) -> Config:
@@ -534,6 +682,8 @@ class Config(Model):
     @model_validator(mode="after")
     def _monitoring_uis_not_open(self) -> Config:
         auth = self.monitoring_auth
+        if self.monitoring.mode == "operator":
+            return self  # no monitoring UI of ours: the cluster's stack has its own
         if auth.enabled or auth.allow_source_ranges:
             return self
         exposed = [

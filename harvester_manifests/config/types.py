@@ -53,11 +53,44 @@ def _check_slack_channel(value: str) -> str:
     return value
 
 
+# Kubernetes label (and annotation) keys and values, as the API server checks them.
+LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_KEY_PATTERN = rf"^({_LABEL_PREFIX}/)?{LABEL_NAME}$"
+LABEL_VALUE_PATTERN = rf"^({LABEL_NAME})?$"
+
+
+def _check_labels(value: dict[str, str]) -> dict[str, str]:
+    """Kubernetes label keys and values: anything else could never be matched by a selector."""
+    if not value:
+        raise ValueError(
+            "empty: a selector without labels never says which objects it means: leave it out "
+            "for the default, or give the labels the cluster's objects carry"
+        )
+    for key, label_value in value.items():
+        prefix, _, name = key.rpartition("/")
+        if not re.fullmatch(LABEL_NAME, name) or (
+            "/" in key and (len(prefix) > 253 or not re.fullmatch(_LABEL_PREFIX, prefix))
+        ):
+            raise ValueError(
+                f"{key!r} is not a Kubernetes label key ([prefix/]name: a name of at most 63 "
+                "letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
+            )
+        if label_value and not re.fullmatch(LABEL_NAME, label_value):
+            raise ValueError(
+                f"{key}={label_value!r}: not a Kubernetes label value (at most 63 letters, "
+                "digits, '-', '_' and '.', starting and ending with a letter or digit): "
+                "no object can carry it, so the selector would match nothing"
+            )
+    return dict(sorted(value.items()))
+
+
 Hostname = Annotated[str, AfterValidator(_check_hostname)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 UrlPath = Annotated[str, AfterValidator(_check_path)]
 SlackChannel = Annotated[str, AfterValidator(_check_slack_channel)]
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Percent = Annotated[int, Field(ge=1, le=100)]
 

@@ -90,7 +90,9 @@ def _die_with_parent() -> None:
 class Process:
     """A started server whose stdout and stderr go to `log`."""
 
-    def __init__(self, name: str, args: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.args = args
         self.log = log
@@ -101,6 +103,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
+            env=env,
         )
 
     def alive(self) -> bool:
