@@ -356,6 +356,7 @@ _PATH_ERRORS = {
     errno.EPERM: "operation not permitted: cannot write there",
     errno.EROFS: "read-only filesystem",
     errno.ENOTDIR: "a parent in the path is not a directory",
+    errno.EEXIST: "a parent in the path is not a directory",
     errno.ELOOP: "too many levels of symbolic links",
 }
 _DEVICE_ERRORS = {

@@ -153,7 +153,9 @@ def _strings(data: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]
     elif isinstance(data, list):
         for index, value in enumerate(data):
             yield from _strings(value, (*path, str(index)))
-    elif isinstance(data, str | bytes | int | float):
+    elif isinstance(data, bytes):  # !!binary
+        yield ".".join(path), data.decode("utf-8", "replace")
+    elif data is not None:
         yield ".".join(path), str(data)
 
 

@@ -201,11 +201,72 @@ def read_overlay(path: Path) -> dict[str, Any]:
         ) from None
     if data is None:
         return {}
+    if _is_recursive(data):
+        raise InputError(
+            [Problem(source, "", "invalid YAML: an alias (*name) refers to a node that holds it")]
+        )
+    if _expanded_size(data) > MAX_NODES:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    f"holds more than {MAX_NODES} values once its aliases are expanded",
+                )
+            ]
+        )
     if not isinstance(data, dict):
         raise InputError(
             [Problem(source, "", f"must be a mapping of settings, not a {type(data).__name__}")]
         )
     return data
+
+
+def _is_recursive(data: Any) -> bool:
+    """Whether a container holds itself (`a: &x [*x]`); shared aliases are fine.
+
+    Each container is visited once, however often aliases repeat it (a YAML bomb stays cheap).
+    """
+    path: set[int] = set()  # the containers from the root to the current one
+    done: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            path.discard(id(node))
+            done.add(id(node))
+            continue
+        if not isinstance(node, dict | list) or id(node) in done:
+            continue
+        if id(node) in path:
+            return True
+        path.add(id(node))
+        stack.append((node, True))
+        stack += [(child, False) for child in (node.values() if isinstance(node, dict) else node)]
+    return False
+
+
+MAX_NODES = 100_000
+
+
+def _expanded_size(data: Any) -> int:
+    """How many values the data has once every alias is expanded (data is acyclic)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if not isinstance(node, dict | list) or (not leaving and id(node) in sizes):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if leaving:
+            sizes[id(node)] = 1 + sum(
+                sizes.get(id(c), 1) if isinstance(c, dict | list) else 1 for c in children
+            )
+            continue
+        sizes[id(node)] = 0  # visiting
+        stack.append((node, True))
+        stack += [(c, False) for c in children if isinstance(c, dict | list)]
+    return sizes.get(id(data), 1)
 
 
 def merge(defaults: Any, overlay: Any) -> Any:
