@@ -10,8 +10,8 @@ is refused with the line number, never guessed (README, "The .env file"):
 - Unquoted: the value (not starting with `#`) runs to the end of the line or to a `#` preceded
   by a blank (a comment); blanks around it are dropped. `$` is refused (compose substitutes
   `$VAR`, dotenv does not).
-- 'single quoted': literal; a blank and a `# comment` may follow. `\\` followed by `\\` or `'` is
-  refused (dotenv unescapes it, compose does not).
+- 'single quoted': literal; a blank and a `# comment` may follow. A `\\` before `\\` or
+  before the closing `'` is refused (dotenv unescapes it, compose does not).
 - "double quoted": `\\\\` is a backslash and `\\"` a quote; any other backslash and any `$` are
   refused; a blank and a `# comment` may follow.
 - A value never spans lines and holds no control character (U+0000-U+001F but tab, U+007F-U+009F,
@@ -63,7 +63,7 @@ def _single_quoted(rest: str) -> tuple[str, str]:
     if end < 0:
         raise _LineError("unclosed single quote (a value never spans lines)")
     value = rest[1:end]
-    if "\\\\" in value or "\\'" in value:
+    if "\\\\" in value or value.endswith("\\"):
         raise _LineError(
             "a backslash before '\\' or a quote inside single quotes: python-dotenv unescapes "
             "it and docker compose does not; use double quotes with \\\\ instead"
