@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from harvester_manifests.checks import broken_references
-from harvester_manifests.config.envfile import read_env_file
+from harvester_manifests.config.envfile import EnvFileError, read_env_file
 from harvester_manifests.config.loader import (
     MAX_OVERLAY_BYTES,
     config_path,
@@ -123,7 +123,10 @@ def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> li
     return [f"{env_path}: still the .env.example placeholder: {', '.join(stale)}"] if stale else []
 
 
-def _read_env(path: Path, cache: dict[Path, dict[str, str] | InputError]) -> dict[str, str]:
+EnvCache = dict[Path, dict[str, str] | InputError]
+
+
+def _read_env(path: Path, cache: EnvCache) -> dict[str, str]:
     """An env file read once per render however many environments share it."""
     if path not in cache:
         try:
@@ -136,33 +139,36 @@ def _read_env(path: Path, cache: dict[Path, dict[str, str] | InputError]) -> dic
     return found
 
 
+def _known_values(cache: EnvCache) -> dict[str, str]:
+    """Every variable's value from every env file read, even one with bad lines: {var: value}."""
+    known: dict[str, str] = {}
+    for found in cache.values():
+        if isinstance(found, EnvFileError):
+            known |= found.values
+        elif isinstance(found, dict):
+            known |= found
+    return known
+
+
 def _load(
-    env: str,
-    config_dir: Path,
-    env_file: Path | None,
-    root: Path,
-    cache: dict[Path, dict[str, str] | InputError],
-) -> tuple[Config, SecretValues | None, str, dict[str, str], Path]:
+    env: str, config_dir: Path, env_file: Path | None, root: Path, cache: EnvCache
+) -> tuple[Config, SecretValues | None, str, Path]:
     """One environment's config and secrets, validated in an order that never echoes a secret.
 
-    The .env is read first and the overlay is checked for its values before it is validated,
-    so a secret pasted into a field is reported as a leak, by field name, not echoed back in
-    the field's validation message (and every message is redacted besides).
+    Every env file is read first and the overlay is checked for their values before it is
+    validated, so a secret pasted into a field is reported as a leak, by field name, not echoed
+    back in the field's validation message (and every message is masked besides).
     """
     path = config_path(config_dir, env)
     env_path = env_file_for(env, env_file, root)
-    try:
-        env_values: dict[str, str] | None = _read_env(env_path, cache)
-    except InputError:
-        env_values = None  # reported below, if this environment needs its secrets
     data = read_overlay(path)
-    secrets = checked_secrets(env_values or {})
+    secrets = checked_secrets(_known_values(cache))
     refuse_leaks(secrets, path, read_text(path, MAX_OVERLAY_BYTES), data)
     cfg = load_config(config_dir, env, data)
     if cfg.secrets.source != "env-file":
-        return cfg, None, "external", secrets, env_path
+        return cfg, None, "external", env_path
     values = collect(cfg, _read_env(env_path, cache), str(env_path))
-    return cfg, values, f"from {env_path}", secrets, env_path
+    return cfg, values, f"from {env_path}", env_path
 
 
 def plan(
@@ -172,18 +178,20 @@ def plan(
     problems: list[Problem] = []
     warnings: list[str] = []
     configs: dict[str, tuple[Config, SecretValues | None, str]] = {}
-    cache: dict[Path, dict[str, str] | InputError] = {}
-    secrets: dict[str, str] = {}
+    cache: EnvCache = {}
+    for env in envs:
+        with contextlib.suppress(InputError):  # reported by the environments that need it
+            _read_env(env_file_for(env, env_file, root), cache)
     for env in envs:
         try:
-            cfg, values, source, found, env_path = _load(env, config_dir, env_file, root, cache)
-            secrets |= found
+            cfg, values, source, env_path = _load(env, config_dir, env_file, root, cache)
             if values is not None:
                 warnings += [f"{env}: {w}" for w in placeholder_warnings(values, env_path, root)]
             configs[env] = (cfg, values, source)
         except InputError as exc:
             problems += exc.problems
-    every_value = [v for found in cache.values() if isinstance(found, dict) for v in found.values()]
+    known = _known_values(cache)
+    every_value = list(known.values())
     if problems:
         # The same .env shared by every environment is reported once.
         raise InputError(redact(list(dict.fromkeys(problems)), every_value))
@@ -220,7 +228,7 @@ def plan(
         raise InputError(redact(problems, every_value))
     result.files[".gitignore"] = GITIGNORE
     try:
-        refuse_leaks_in_files(secrets, result.files, out)
+        refuse_leaks_in_files(checked_secrets(known), result.files, out)
     except InputError as exc:
         raise InputError(redact(exc.problems, every_value)) from None
     return result

@@ -235,6 +235,33 @@ def test_08_every_environment_is_checked_and_nothing_echoed(
     assert not any(SECRET in line for line in lines), lines
 
 
+def test_08_not_echoed_even_when_the_env_file_has_a_bad_line(
+    out: Path, tmp_path: Path, write_overlay: Callable[[str, str], Path]
+) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text(ENV_EXAMPLE.read_text() + "not a setting\n")
+    config_dir = write_overlay("qa", "domain: replace-with-x-bearer-token\n")
+    before = snapshot(out)
+    lines = assert_input_error(
+        render_overlays(config_dir, "qa", out, env_file), out, before, "qa.yaml: domain: holds"
+    )
+    assert not any(SECRET in line for line in lines), lines
+
+
+def test_07_a_secret_of_another_environments_env_file_is_refused_too(tmp_path: Path) -> None:
+    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    (tmp_path / ".env.prod").write_text(
+        ENV_EXAMPLE.read_text().replace("replace-with-openai-api-key", "sk-prod-only-0123")
+    )
+    (tmp_path / "overlays" / "dev.yaml").write_text("api:\n  settings: {key: sk-prod-only-0123}\n")
+    result = harvester_gen("render", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "dev.yaml: api.settings.key: holds the secret value of OPENAI_API_KEY" in result.stderr
+    assert "sk-prod-only-0123" not in result.stderr
+    assert not (tmp_path / "build").exists()
+
+
 def test_08_redaction_masks_every_spelling_of_a_secret() -> None:
     """The last line of defence: whatever a message quotes, a secret is masked."""
     secret = "pa'ss\\word\n42"

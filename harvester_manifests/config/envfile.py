@@ -38,6 +38,14 @@ class _LineError(ValueError):
     pass
 
 
+class EnvFileError(InputError):
+    """A .env with problems; `values` holds what its good lines set (to mask in messages)."""
+
+    def __init__(self, problems: list[Problem], values: dict[str, str]) -> None:
+        super().__init__(problems)
+        self.values = values
+
+
 def _control(text: str) -> str | None:
     """The first control character in text (tab allowed), as U+XXXX."""
     for char in text:
@@ -143,7 +151,7 @@ def parse_env(text: str, source: str) -> dict[str, str]:
             problems.append(Problem(source, key, f"set twice (again on line {number})"))
         values[key] = value
     if problems:
-        raise InputError(problems)
+        raise EnvFileError(problems, values)
     return values
 
 
