@@ -153,8 +153,7 @@ def write(out: Path, files: Files) -> None:
     old versions; other environments already in `out` are kept. Refuses (InputError) an
     `out` that is not empty and not a previous render.
     """
-    replaced = {path.split("/", 1)[0] for path in files}
-    write_atomically(out, files, replace_all=False, replaced=replaced)
+    write_atomically(out, files)
 
 
 def _committed(objects: list[Obj]) -> list[Obj]:

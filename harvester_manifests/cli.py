@@ -10,13 +10,14 @@ renderer (Grafana's SDK, every component), nor `render` for the validator.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from harvester_manifests import __version__
-from harvester_manifests.errors import InputError, RenderError, ToolError
+from harvester_manifests.errors import InputError, OutputError, RenderError, ToolError
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -31,23 +32,33 @@ env_option = click.option(
 )
 config_dir_option = click.option(
     "--config-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     default=Path("overlays"),
     show_default=True,
     help="Directory of <env>.yaml overlay files.",
 )
 out_option = click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     default=Path("build"),
     show_default=True,
     help="Output directory: base/ plus one overlay per environment.",
 )
 
 
+def one_line(text: str) -> str:
+    """Text as one printable line: control characters and line breaks shown escaped."""
+    return "".join(
+        char
+        if char == " " or (char.isprintable() and unicodedata.category(char)[0] != "Z")
+        else repr(char)[1:-1]
+        for char in text
+    )
+
+
 def _fail_input(exc: InputError) -> NoReturn:
     for problem in exc.problems:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {one_line(str(problem))}", err=True)
     sys.exit(EXIT_INPUT)
 
 
@@ -68,7 +79,7 @@ def main() -> None:
 @out_option
 @click.option(
     "--env-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     default=None,
     help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
     "of .env.example (with a warning).",
@@ -105,8 +116,8 @@ def render(
         )
     except InputError as exc:
         _fail_input(exc)
-    except (RenderError, ToolError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
+    except (RenderError, ToolError, OutputError, OSError) as exc:
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(EXIT_FAILURE)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

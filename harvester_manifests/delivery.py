@@ -30,7 +30,7 @@ from harvester_manifests.sealed_secrets import (
     pod_checksums,
     seal,
 )
-from harvester_manifests.secrets import SecretValues, collect, refuse_leaks
+from harvester_manifests.secrets import SecretValues, collect
 from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
 from harvester_manifests.syncwaves import with_sync_waves
 
@@ -76,7 +76,6 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
 
     env_values = read_env_file(sources.env_file)
     values = collect(cfg, env_values, str(sources.env_file))
-    refuse_leaks(values, config_path(sources.config_dir, env))
     if mode == "env-file":
         applied = render_environment(cfg, values)
         return Delivery(

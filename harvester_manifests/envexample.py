@@ -60,8 +60,10 @@ VARIABLES: dict[str, Variable] = {
         "replace-with-a-long-random-password",
     ),
     "MONITORING_BASIC_AUTH": Variable(
-        "One htpasswd line: htpasswd -nbB admin 'password'   (needed when monitoringAuth.enabled)",
-        "admin:$2y$05$REPLACEwithAbcryptHashFromHtpasswdPLACEHOLDERxxxxxxxxxxx",
+        "One htpasswd line: htpasswd -nbB admin 'password'   "
+        "(needed when monitoringAuth.enabled),\n"
+        "in single quotes: its '$' would otherwise be a variable to docker compose.",
+        "'admin:$2y$05$REPLACEwithAbcryptHashFromHtpasswdPLACEHOLDERxxxxxxxxxxx'",
     ),
 }
 

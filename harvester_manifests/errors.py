@@ -32,3 +32,7 @@ class ToolError(Exception):
 
 class RenderError(Exception):
     """The generator produced something inconsistent: a bug, never the user's input (exit 1)."""
+
+
+class OutputError(Exception):
+    """The output could not be written (disk full, I/O error); it is left as it was (exit 1)."""

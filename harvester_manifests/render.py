@@ -7,24 +7,35 @@ output exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from harvester_manifests.argocd import argocd_objects, destination_clashes
 from harvester_manifests.checks import broken_references
 from harvester_manifests.components.common import Obj
-from harvester_manifests.config.envfile import read_env_file
+from harvester_manifests.config.envfile import EnvFileError, read_env_file
 from harvester_manifests.config.gitops import GitOps, gitops_path, load_gitops
-from harvester_manifests.config.loader import config_path, environments, load_config
+from harvester_manifests.config.loader import (
+    MAX_OVERLAY_BYTES,
+    config_path,
+    environments,
+    load_config,
+    read_overlay,
+    read_text,
+)
 from harvester_manifests.config.models import Config
 from harvester_manifests.delivery import Delivery, Sources, deliver
-from harvester_manifests.errors import InputError, Problem, RenderError
+from harvester_manifests.errors import InputError, OutputError, Problem, RenderError
 from harvester_manifests.kustomize import (
     SECRETS_DIR,
     Files,
@@ -33,7 +44,15 @@ from harvester_manifests.kustomize import (
     layout_flat,
     layout_overlay,
 )
-from harvester_manifests.secrets import SecretValues, secret_specs
+from harvester_manifests.limits import limit_problems
+from harvester_manifests.secrets import (
+    SecretValues,
+    checked_secrets,
+    redact,
+    refuse_leaks,
+    refuse_leaks_in_files,
+    secret_specs,
+)
 from harvester_manifests.stack import build_stack, render_environment
 
 ARGOCD = "argocd"  # the output's directory of Argo CD objects (owned like base/)
@@ -106,7 +125,10 @@ def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> li
         ]
     if not example.exists():
         return []
-    placeholders = set(read_env_file(example).values())
+    try:
+        placeholders = set(read_env_file(example).values())
+    except InputError:
+        return []
     stale = sorted(
         f"{name}/{key}"
         for name, kv in values.values.items()
@@ -126,6 +148,52 @@ def ingress_hosts(objects: list[Obj]) -> list[str]:
         if "host" in rule
     ]
     return list(dict.fromkeys(hosts))
+
+
+EnvCache = dict[Path, dict[str, str] | InputError]
+
+
+def _read_env(path: Path, cache: EnvCache) -> dict[str, str]:
+    """An env file read once per render however many environments share it."""
+    if path not in cache:
+        try:
+            cache[path] = read_env_file(path)
+        except InputError as exc:
+            cache[path] = exc
+    found = cache[path]
+    if isinstance(found, InputError):
+        raise found
+    return found
+
+
+def _known_values(cache: EnvCache) -> dict[str, str]:
+    """Every variable's value from every env file read, even one with bad lines: {var: value}."""
+    known: dict[str, str] = {}
+    for found in cache.values():
+        if isinstance(found, EnvFileError):
+            known |= found.values
+        elif isinstance(found, dict):
+            known |= found
+    return known
+
+
+def _load(
+    env: str, config_dir: Path, env_file: Path | None, root: Path, cache: EnvCache
+) -> tuple[Config, Path]:
+    """One environment's config and the env file it reads, validated in an order that never
+    echoes a secret.
+
+    Every env file is read first and the overlay is checked for their values before it is
+    validated, so a secret pasted into a field is reported as a leak, by field name, not echoed
+    back in the field's validation message (and every message is masked besides). The values
+    themselves are read by the environment's secrets mode (delivery.py).
+    """
+    path = config_path(config_dir, env)
+    env_path = env_file_for(env, env_file, root)
+    data = read_overlay(path)
+    secrets = checked_secrets(_known_values(cache))
+    refuse_leaks(secrets, path, read_text(path, MAX_OVERLAY_BYTES), data)
+    return load_config(config_dir, env, data), env_path
 
 
 def plan(
@@ -150,14 +218,17 @@ def plan(
         problems += exc.problems
     warnings: list[str] = []
     configs: dict[str, tuple[Config, Delivery]] = {}
+    cache: EnvCache = {}
+    for env in envs:
+        with contextlib.suppress(InputError):  # reported by the environments that need it
+            _read_env(env_file_for(env, env_file, root), cache)
     for env in envs:
         try:
-            cfg = load_config(config_dir, env)
-            path = env_file_for(env, env_file, root)
-            delivered = deliver(env, cfg, Sources(config_dir, path, out / env, seal_cert))
+            cfg, env_path = _load(env, config_dir, env_file, root, cache)
+            delivered = deliver(env, cfg, Sources(config_dir, env_path, out / env, seal_cert))
             if delivered.values is not None:
                 warnings += [
-                    f"{env}: {w}" for w in placeholder_warnings(delivered.values, path, root)
+                    f"{env}: {w}" for w in placeholder_warnings(delivered.values, env_path, root)
                 ]
             configs[env] = (cfg, delivered)
         except InputError as exc:
@@ -173,8 +244,11 @@ def plan(
                 problems += exc.problems
         sources = {env: str(config_path(config_dir, env)) for env in argocd_configs}
         warnings += destination_clashes(argocd_configs, sources)
+    known = _known_values(cache)
+    every_value = list(known.values())
     if problems:
-        raise InputError(problems)
+        # The same .env shared by every environment is reported once.
+        raise InputError(redact(list(dict.fromkeys(problems)), every_value))
 
     result = RenderPlan(warnings=warnings)
     if gitops is not None:
@@ -186,6 +260,9 @@ def plan(
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
     for env, (cfg, delivered) in configs.items():
         objects = delivered.applied
+        problems += limit_problems(objects, str(config_path(config_dir, env)))
+        if problems:
+            continue
         broken = broken_references(objects)
         if broken:
             raise RenderError(
@@ -205,7 +282,13 @@ def plan(
                 secrets=delivered.source,
             )
         )
+    if problems:
+        raise InputError(redact(problems, every_value))
     result.files[".gitignore"] = GITIGNORE
+    try:
+        refuse_leaks_in_files(checked_secrets(known), result.files, out)
+    except InputError as exc:
+        raise InputError(redact(exc.problems, every_value)) from None
     return result
 
 
@@ -219,64 +302,168 @@ def render(
     seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
+    root = root or Path()
     envs = resolve_environments(requested, config_dir)
-    result = plan(envs, config_dir, out, env_file, root or Path(), gitops_file, seal_cert)
-    keep = None if requested == "all" else {"base", ARGOCD, *envs}
-    write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
+    root = root or Path()
+    envs = resolve_environments(requested, config_dir)
+    inputs = [(config_dir, "the config directory"), *_env_files(envs, env_file, root)]
+    refuse_overlap(out, inputs)
+    result = plan(envs, config_dir, out, env_file, root, gitops_file, seal_cert)
+    write_atomically(out, result.files, prune_overlays=requested == "all")
     return result
 
 
-def write_atomically(out: Path, files: Files, replace_all: bool, replaced: set[str]) -> None:
-    """Write `files` as the new content of `out` and swap it in with one rename.
+def _env_files(envs: list[str], env_file: Path | None, root: Path) -> list[tuple[Path, str]]:
+    paths = {env_file_for(env, env_file, root) for env in envs}
+    return [(path, "the env file") for path in sorted(paths) if path.exists()]
 
-    With replace_all=False, top-level entries of the old output not in `replaced` (other
-    environments) are carried over unchanged.
-    """
-    out = out.absolute()
-    _refuse_foreign(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{out.name}.rendering-"
-    for stale in out.parent.glob(f"{prefix}*"):
-        # Left by a render that was killed; renders into one output do not run concurrently.
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+
+def _resolved(path: Path) -> Path:
     try:
-        if not replace_all and out.is_dir():
-            for entry in sorted(out.iterdir()):
-                if entry.name not in replaced and entry.name != ".gitignore":
-                    _copy(entry, staging / entry.name)
-        for relative, content in sorted(files.items()):
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
-            if target.suffix == ".env":
-                target.chmod(0o600)
-        staging.chmod(0o755)
-        _swap(staging, out)
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return path.absolute()
+
+
+def refuse_overlap(out: Path, inputs: list[tuple[Path, str]]) -> None:
+    """The output never holds the input, nor the input the output: a swap would delete it."""
+    target = _resolved(out)
+    problems = []
+    for path, what in inputs:
+        source = _resolved(path)
+        if source == target or target in source.parents:
+            problems.append(
+                Problem(
+                    str(out), "", f"holds {what} {path}: render replaces it; choose another --out"
+                )
+            )
+        elif source in target.parents:
+            problems.append(
+                Problem(str(out), "", f"is inside {what} {path}: choose an --out outside it")
+            )
+    if problems:
+        raise InputError(problems)
+
+
+def write_atomically(out: Path, files: Files, prune_overlays: bool = False) -> None:
+    """Write `files` into `out` and swap the result in with one rename.
+
+    What render owns in `out`: the top-level entries `files` names (base/, each rendered
+    <env>/, .gitignore, and any other directory render writes, see RESERVED_NAMES); with
+    prune_overlays, also every other rendered overlay (a directory whose kustomization.yaml
+    starts from ../base), so an environment whose overlay file is gone disappears from `out`.
+    Everything else in `out` (a README, the user's own files) is carried over unchanged.
+
+    A symlinked `out` is followed: the render lands in its target and the link stays.
+    Renders into one output are serialised by a lock on the directory that holds it, so each
+    staging directory is its own render's, and only a dead render's are swept.
+    """
+    try:
+        target = _resolved(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(target.parent):
+            _refuse_foreign(target, out)
+            prefix = f".{target.name}.rendering-"
+            for stale in target.parent.glob(f"{prefix}*"):
+                # Left by a render that was killed: a live one would hold the lock.
+                shutil.rmtree(stale, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+            try:
+                _populate(staging, target, files, prune_overlays)
+                _swap(staging, target)
+            finally:
+                # After the swap this is the old output; after a failure, the half-written one.
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise output_error(exc, out) from None
+
+
+def _populate(staging: Path, target: Path, files: Files, prune_overlays: bool) -> None:
+    owned = {relative.split("/", 1)[0] for relative in files}
+    if target.is_dir():
+        for entry in sorted(target.iterdir()):
+            if entry.name in owned or (prune_overlays and _is_rendered_overlay(entry)):
+                continue
+            _copy(entry, staging / entry.name)
+    for relative, content in sorted(files.items()):
+        path = staging / relative
+        # Never mkdir(parents=True): staging must already exist, and be this render's own.
+        for parent in reversed(PurePosixPath(relative).parents[:-1]):
+            (staging / parent).mkdir(exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        if path.suffix == ".env":
+            path.chmod(0o600)
+    staging.chmod(0o755)
+
+
+def _is_rendered_overlay(entry: Path) -> bool:
+    """A directory render made for an environment: its kustomization starts from ../base."""
+    kustomization = entry / "kustomization.yaml"
+    if entry.is_symlink() or not entry.is_dir() or not kustomization.is_file():
+        return False
+    try:
+        text = kustomization.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "\nresources:\n- ../base\n" in text
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the directory that holds the output, released on exit or death."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
-        # After the swap this is the old output; after a failure, the half-written new one.
-        shutil.rmtree(staging, ignore_errors=True)
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+# Errors that say the user's --out is unusable (exit 2); the others are the machine's (exit 1).
+_PATH_ERRORS = {
+    errno.ENAMETOOLONG: "a name in the path is too long for the filesystem",
+    errno.EACCES: "permission denied: cannot write there",
+    errno.EPERM: "operation not permitted: cannot write there",
+    errno.EROFS: "read-only filesystem",
+    errno.ENOTDIR: "a parent in the path is not a directory",
+    errno.EEXIST: "a parent in the path is not a directory",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+_DEVICE_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (the filesystem's or the process's file size limit)",
+    errno.EIO: "input/output error",
+}
+
+
+def output_error(exc: OSError, out: Path) -> Exception:
+    """One line naming the user's --out, never the staging directory."""
+    if exc.errno in _PATH_ERRORS:
+        return InputError([Problem(str(out), "", _PATH_ERRORS[exc.errno])])
+    reason = _DEVICE_ERRORS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return OutputError(f"{out}: cannot write the output: {reason}; it was left as it was")
 
 
 def _copy(source: Path, target: Path) -> None:
-    if source.is_dir():
+    if source.is_dir() and not source.is_symlink():
         shutil.copytree(source, target, symlinks=True)
     else:
-        shutil.copy2(source, target)
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
-def _refuse_foreign(out: Path) -> None:
+def _refuse_foreign(out: Path, shown: Path) -> None:
     """Never replace a directory that is not a previous render (a typo in --out)."""
+    if out.exists() and not out.is_dir():
+        raise InputError([Problem(str(shown), "", "exists and is not a directory")])
     if out.is_dir() and any(out.iterdir()) and not (out / "base" / "kustomization.yaml").exists():
         raise InputError(
             [
                 Problem(
-                    str(out), "", "exists and is not a harvester-gen output: choose another --out"
+                    str(shown), "", "exists and is not a harvester-gen output: choose another --out"
                 )
             ]
         )
-    if out.exists() and not out.is_dir():
-        raise InputError([Problem(str(out), "", "exists and is not a directory")])
 
 
 _RENAME_EXCHANGE = 2

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harvester_manifests import names
 from harvester_manifests.config.models import Config
@@ -121,17 +124,100 @@ def collect(cfg: Config, env: dict[str, str], env_source: str) -> SecretValues:
     return SecretValues(values)
 
 
-def refuse_leaks(secrets: SecretValues, overlay: Path) -> None:
-    """A secret value written into an overlay file would be committed: refuse to render."""
-    try:
-        text = overlay.read_text(encoding="utf-8")
-    except OSError:
-        return
+# Shorter values ("admin", "true") occur in config by chance; they are not checked.
+MIN_SECRET_LENGTH = 6
+REDACTED = "<secret from the .env>"
+
+
+def secret_variables() -> tuple[str, ...]:
+    """Every .env variable that fills a Secret in some configuration."""
+    return (
+        *API_KEYS,
+        "DATABASE_URL",
+        *(variable for _, variable in SLACK_KEYS),
+        "GRAFANA_ADMIN_PASSWORD",
+        "MONITORING_BASIC_AUTH",
+    )
+
+
+def checked_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """The .env's secret values worth looking for: {value: variable}."""
+    return {
+        env[variable]: variable
+        for variable in secret_variables()
+        if len(env.get(variable, "")) >= MIN_SECRET_LENGTH
+    }
+
+
+def _strings(data: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """(dotted path, text) of every key and string value in parsed YAML."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            child = (*path, str(key))
+            yield ".".join(child), str(key)
+            yield from _strings(value, child)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _strings(value, (*path, str(index)))
+    elif isinstance(data, bytes):  # !!binary
+        yield ".".join(path), data.decode("utf-8", "replace")
+    elif data is not None:
+        yield ".".join(path), str(data)
+
+
+def refuse_leaks(secrets: Mapping[str, str], overlay: Path, text: str, data: Any) -> None:
+    """A secret value written into an overlay file would be committed: refuse to render.
+
+    Looks in the file's text (comments too) and in every parsed key and value, so a value
+    wrapped across lines, escaped or folded by YAML is found as well. `secrets` maps each
+    value to its .env variable; messages name the variable and the field, never the value.
+    """
+    problems: list[Problem] = []
+    for value, variable in sorted(secrets.items(), key=lambda item: item[1]):
+        message = f"holds the secret value of {variable} from the .env: keep it only in the .env"
+        fields = sorted({field for field, string in _strings(data) if value in string})
+        problems += [Problem(str(overlay), field, message) for field in fields]
+        if not fields and value in text:
+            line = text.count("\n", 0, text.index(value)) + 1
+            problems.append(Problem(str(overlay), f"line {line}", message))
+    if problems:
+        raise InputError(problems)
+
+
+def refuse_leaks_in_files(secrets: Mapping[str, str], files: Mapping[str, str], out: Path) -> None:
+    """No committed file of the render (every file but the gitignored *.env) holds a secret."""
     problems = [
-        Problem(str(overlay), f"{name}/{key}", "holds a secret value: keep it only in the .env")
-        for name, kv in sorted(secrets.values.items())
-        for key, value in sorted(kv.items())
-        if len(value) >= 6 and value in text
+        Problem(
+            str(out / path),
+            "",
+            f"would hold the value of {variable} from the .env: choose a value for it that "
+            "is not also a name or setting of the deployment",
+        )
+        for path, content in sorted(files.items())
+        if not path.endswith(".env")
+        for value, variable in sorted(secrets.items(), key=lambda item: item[1])
+        if value in content
     ]
     if problems:
         raise InputError(problems)
+
+
+def redact(problems: list[Problem], values: Iterable[str]) -> list[Problem]:
+    """The problems with every secret value (as written, repr'd or JSON-escaped) masked."""
+    variants = sorted(
+        {
+            form
+            for value in values
+            if len(value) >= MIN_SECRET_LENGTH
+            for form in (value, repr(value)[1:-1], json.dumps(value)[1:-1])
+        },
+        key=len,
+        reverse=True,
+    )
+
+    def mask(text: str) -> str:
+        for variant in variants:
+            text = text.replace(variant, REDACTED)
+        return text
+
+    return [Problem(mask(p.source), mask(p.field), mask(p.message)) for p in problems]

@@ -17,11 +17,11 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from harvester_manifests.config.types import Duration, Model
+from harvester_manifests.config.types import Duration, Model, Number, PositiveInt32
 
-Ratio = Annotated[float, Field(gt=0, le=1)]
-Seconds = Annotated[float, Field(gt=0)]
-Positive = Annotated[float, Field(gt=0)]
+Ratio = Annotated[Number, Field(gt=0, le=1)]
+Seconds = Annotated[Number, Field(gt=0)]
+Positive = Annotated[Number, Field(gt=0)]
 
 _UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 
@@ -184,7 +184,7 @@ class CacheAlerts(Model):
 class ResourceAlerts(Model):
     """Pods: restarts (from process_start_time_seconds), CPU throttling, memory vs limit."""
 
-    restarts_per_hour: Annotated[int, Field(ge=1)] = 3
+    restarts_per_hour: PositiveInt32 = 3
     cpu_throttling_ratio: Ratio = 0.25
     cpu_throttling_for: Duration = "15m"
     memory_warning_ratio: Ratio = 0.85

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +15,60 @@ from pydantic import BaseModel, ValidationError
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, Problem
 
-ENV_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+ENV_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
+
+# Names render gives its own top-level entries in the output directory, beside one directory
+# per environment: an environment cannot be called one of these. Add every new one here.
+RESERVED_NAMES: frozenset[str] = frozenset({"base", "argocd", "all"})
+
+# Deeper than this is not a config anyone writes by hand (and would exhaust the stack).
+MAX_DEPTH = 64
 
 
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A SafeLoader (libyaml's when PyYAML has it) that refuses duplicate keys instead of
-    keeping the last one silently."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys, unhashable keys and runaway nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *defaults`: merged keys may be overridden, that is the point
         key = loader.construct_object(key_node)
-        if key in seen:
+        try:
+            duplicate = key in seen
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value, not a list or mapping",
+                key_node.start_mark,
+            ) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
         seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node)
-    return mapping
+    loader.flatten_mapping(node)
+    return loader.construct_mapping(node)
 
 
 _UniqueKeyLoader.add_constructor(
@@ -41,11 +79,16 @@ _UniqueKeyLoader.add_constructor(
 
 def environments(config_dir: Path) -> list[str]:
     """Every environment that has a file in the config directory, sorted."""
-    if not config_dir.is_dir():
-        raise InputError([Problem(str(config_dir), "", "config directory does not exist")])
-    names = sorted(p.stem for p in config_dir.glob("*.yaml"))
+    source = str(config_dir)
+    try:
+        if not config_dir.is_dir():
+            problem = "is not a directory" if config_dir.exists() else "does not exist"
+            raise InputError([Problem(source, "", f"config directory {problem}")])
+        names = sorted(p.stem for p in config_dir.glob("*.yaml"))
+    except OSError as exc:
+        raise InputError([Problem(source, "", f"cannot be read: {describe(exc)}")]) from None
     if not names:
-        raise InputError([Problem(str(config_dir), "", "no <env>.yaml files in it")])
+        raise InputError([Problem(source, "", "no <env>.yaml files in it")])
     return names
 
 
@@ -53,34 +96,180 @@ def config_path(config_dir: Path, env: str) -> Path:
     return config_dir / f"{env}.yaml"
 
 
-def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
-    """The raw mapping in an overlay file (an empty file is an empty overlay)."""
+def describe(exc: OSError) -> str:
+    """An OSError's reason without its errno number or path (the caller names the path)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return "a name in the path is too long for the filesystem"
+    return exc.strerror.lower() if exc.strerror else str(exc)
+
+
+def read_text(path: Path, limit: int) -> str:
+    """A regular file's UTF-8 text: never blocks on a FIFO or a device, never reads without end."""
     source = str(path)
-    if check_name and not ENV_NAME.match(path.stem):
-        raise InputError(
-            [Problem(source, "", "environment names are lowercase letters, digits and '-'")]
-        )
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputError([Problem(source, "", f"cannot be read: {describe(exc)}")]) from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError([Problem(source, "", "is a directory, not a file")])
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError([Problem(source, "", "is not a regular file")])
+        if info.st_size > limit:
+            raise InputError(
+                [Problem(source, "", f"is {info.st_size} bytes; at most {limit} are read")]
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError([Problem(source, "", f"cannot be read: {describe(exc)}")]) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise InputError([Problem(source, "", f"is larger than {limit} bytes")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError([Problem(source, "", f"line {line}: not UTF-8 text")]) from None
+
+
+MAX_OVERLAY_BYTES = 64 * 2**20
+
+
+def check_environment_name(path: Path) -> None:
+    if not ENV_NAME.fullmatch(path.stem):
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    "environment names are 1 to 32 lowercase letters, digits and '-' "
+                    "(starting and ending with a letter or digit)",
+                )
+            ]
+        )
+    if path.stem in RESERVED_NAMES:
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    f"{path.stem!r} cannot be an environment: the output directory uses that name "
+                    f"(reserved: {', '.join(sorted(RESERVED_NAMES))}); rename the file",
+                )
+            ]
+        )
+
+
+def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
+    """The raw mapping in an overlay file (an empty file is an empty overlay).
+
+    check_name: the file names an environment (False for other YAML inputs: gitops.yaml)."""
+    source = str(path)
+    if check_name:
+        check_environment_name(path)
+    try:
+        text = read_text(path, MAX_OVERLAY_BYTES)
     except FileNotFoundError:
         raise InputError([Problem(source, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(source, "", f"cannot be read: {exc}")]) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise InputError([Problem(source, "", f"{where}invalid YAML: {exc.problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        character = f"U+{exc.character:04X}" if isinstance(exc.character, int) else "a byte"
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    f"line {line}, column {column}: invalid YAML: control character "
+                    f"{character} is not allowed (YAML allows tab, newline and printable text)",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(source, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise InputError(
+            [Problem(source, "", f"invalid YAML: nested more than {MAX_DEPTH} levels deep")]
+        ) from None
     if data is None:
         return {}
+    if _is_recursive(data):
+        raise InputError(
+            [Problem(source, "", "invalid YAML: an alias (*name) refers to a node that holds it")]
+        )
+    if _expanded_size(data) > MAX_NODES:
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    "",
+                    f"holds more than {MAX_NODES} values once its aliases are expanded",
+                )
+            ]
+        )
     if not isinstance(data, dict):
         raise InputError(
             [Problem(source, "", f"must be a mapping of settings, not a {type(data).__name__}")]
         )
     return data
+
+
+def _is_recursive(data: Any) -> bool:
+    """Whether a container holds itself (`a: &x [*x]`); shared aliases are fine.
+
+    Each container is visited once, however often aliases repeat it (a YAML bomb stays cheap).
+    """
+    path: set[int] = set()  # the containers from the root to the current one
+    done: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            path.discard(id(node))
+            done.add(id(node))
+            continue
+        if not isinstance(node, dict | list) or id(node) in done:
+            continue
+        if id(node) in path:
+            return True
+        path.add(id(node))
+        stack.append((node, True))
+        stack += [(child, False) for child in (node.values() if isinstance(node, dict) else node)]
+    return False
+
+
+MAX_NODES = 100_000
+
+
+def _expanded_size(data: Any) -> int:
+    """How many values the data has once every alias is expanded (data is acyclic)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if not isinstance(node, dict | list) or (not leaving and id(node) in sizes):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if leaving:
+            sizes[id(node)] = 1 + sum(
+                sizes.get(id(c), 1) if isinstance(c, dict | list) else 1 for c in children
+            )
+            continue
+        sizes[id(node)] = 0  # visiting
+        stack.append((node, True))
+        stack += [(c, False) for c in children if isinstance(c, dict | list)]
+    return sizes.get(id(data), 1)
 
 
 def merge(defaults: Any, overlay: Any) -> Any:
@@ -96,11 +285,15 @@ def merge(defaults: Any, overlay: Any) -> Any:
     return overlay
 
 
-def load_config(config_dir: Path, env: str) -> Config:
-    """The validated config of one environment: the guide's defaults plus its overlay file."""
+def load_config(config_dir: Path, env: str, overlay: dict[str, Any] | None = None) -> Config:
+    """The validated config of one environment: the guide's defaults plus its overlay file.
+
+    `overlay` is the file's content when the caller has read it already (read_overlay).
+    """
     path = config_path(config_dir, env)
     data = merge(
-        Config().model_dump(mode="json", by_alias=True, exclude_none=True), read_overlay(path)
+        Config().model_dump(mode="json", by_alias=True, exclude_none=True),
+        read_overlay(path) if overlay is None else overlay,
     )
     try:
         return Config.model_validate(data)

@@ -7,7 +7,6 @@ Cross-field rules live here as model validators whose messages say what to chang
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -20,13 +19,19 @@ from harvester_manifests.config.types import (
     LABEL_KEY_PATTERN,
     LABEL_NAME,
     LABEL_VALUE_PATTERN,
+    MAX_HOSTNAME,
+    Cidr,
     DnsLabel,
     Duration,
+    Flag,
     Hostname,
     Labels,
     Model,
+    Namespace,
+    NonNegativeInt32,
     Percent,
     Port,
+    PositiveInt32,
     SlackChannel,
     UrlPath,
 )
@@ -99,10 +104,10 @@ def resources(requests: tuple[str, str, str], limits: tuple[str, str, str]) -> R
 
 
 class Probe(Model):
-    initial_delay_seconds: Annotated[int, Field(ge=0)] = 0
-    period_seconds: Annotated[int, Field(ge=1)] = 10
-    timeout_seconds: Annotated[int, Field(ge=1)] = 3
-    failure_threshold: Annotated[int, Field(ge=1)] = 3
+    initial_delay_seconds: NonNegativeInt32 = 0
+    period_seconds: PositiveInt32 = 10
+    timeout_seconds: PositiveInt32 = 3
+    failure_threshold: PositiveInt32 = 3
 
 
 class Probes(Model):
@@ -122,7 +127,7 @@ class Storage(Model):
 class Ingress(Model):
     """An Ingress for one component; the host defaults to <prefix>.<domain>."""
 
-    enabled: bool = True
+    enabled: Flag = True
     host: Hostname | None = None
 
 
@@ -133,7 +138,7 @@ class Ingress(Model):
 class IngressSettings(Model):
     class_name: DnsLabel = "nginx"
     cluster_issuer: DnsLabel = "letsencrypt-prod"
-    tls: bool = True
+    tls: Flag = True
     controller_namespace: DnsLabel = "ingress-nginx"
 
 
@@ -145,17 +150,6 @@ class ClusterSettings(Model):
     node_memory: Quantity = "8Gi"
 
 
-def _check_cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a network address range ({exc})") from None
-    return value
-
-
-Cidr = Annotated[str, AfterValidator(_check_cidr)]
-
-
 class MonitoringAuth(Model):
     """Who may reach the Prometheus, Grafana and Alertmanager UIs through their Ingresses.
 
@@ -163,7 +157,7 @@ class MonitoringAuth(Model):
     A monitoring UI with an Ingress and neither is refused: it would be open to the internet.
     """
 
-    enabled: bool = True
+    enabled: Flag = True
     realm: str = Field(default="Signal Harvester monitoring", pattern=r"^[A-Za-z0-9 ._-]{1,64}$")
     allow_source_ranges: tuple[Cidr, ...] = ()
 
@@ -345,19 +339,19 @@ class ArgoCd(Model):
 
 class ScalingPolicy(Model):
     type: Literal["Pods", "Percent"]
-    value: Annotated[int, Field(ge=1)]
-    period_seconds: Annotated[int, Field(ge=1, le=1800)] = 60
+    value: PositiveInt32
+    period_seconds: Annotated[PositiveInt32, Field(le=1800)] = 60
 
 
 class ScalingRules(Model):
-    stabilization_window_seconds: Annotated[int, Field(ge=0, le=3600)]
+    stabilization_window_seconds: Annotated[NonNegativeInt32, Field(le=3600)]
     policies: Annotated[list[ScalingPolicy], Field(min_length=1)]
 
 
 class Autoscaling(Model):
-    enabled: bool = True
-    min_replicas: Annotated[int, Field(ge=1)] = 2
-    max_replicas: Annotated[int, Field(ge=1)] = 10
+    enabled: Flag = True
+    min_replicas: PositiveInt32 = 2
+    max_replicas: PositiveInt32 = 10
     target_cpu_utilization: Percent = 70
     target_memory_utilization: Percent | None = 80
     scale_up: ScalingRules = ScalingRules(
@@ -390,8 +384,8 @@ class Database(Model):
 
 
 class RollingUpdate(Model):
-    max_surge: Annotated[int, Field(ge=0)] = 1
-    max_unavailable: Annotated[int, Field(ge=0)] = 0
+    max_surge: NonNegativeInt32 = 1
+    max_unavailable: NonNegativeInt32 = 0
 
     @model_validator(mode="after")
     def _can_progress(self) -> RollingUpdate:
@@ -404,7 +398,7 @@ class RollingUpdate(Model):
 
 class Api(Model):
     image: Image = Image(repository="bwillia13x/signal-harvester", tag="v2.0.0")
-    replicas: Annotated[int, Field(ge=1)] = 2  # used only when autoscaling is off
+    replicas: PositiveInt32 = 2  # used only when autoscaling is off
     port: Port = 8000
     health_path: UrlPath = "/health"
     metrics_path: UrlPath = "/prometheus"
@@ -416,7 +410,7 @@ class Api(Model):
     database: Database = Database()
     storage: Storage = Storage(size="10Gi")
     ingress: Ingress = Ingress()
-    https_egress_cidr: str = Field(default="0.0.0.0/0", pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
+    https_egress_cidr: Cidr = "0.0.0.0/0"
     settings: dict[str, Any] | None = None  # /app/config/settings.yaml, read-only
 
     @model_validator(mode="after")
@@ -451,8 +445,8 @@ class Prometheus(Model):
     storage: Storage = Storage(size="50Gi")
     scrape_interval: Duration = "15s"
     evaluation_interval: Duration = "15s"
-    admin_api: bool = True  # the guide's snapshot backup needs it
-    scrape_cadvisor: bool = True
+    admin_api: Flag = True  # the guide's snapshot backup needs it
+    scrape_cadvisor: Flag = True
     resources: Resources = resources(("250m", "1Gi", "128Mi"), ("1000m", "4Gi", "1Gi"))
     ingress: Ingress = Ingress()
 
@@ -588,7 +582,7 @@ def changed_keys(value: Model, default: Model, only: tuple[str, ...] | None) -> 
 class Config(Model):
     """One environment of Signal Harvester. Defaults are the deployment guide's production."""
 
-    namespace: DnsLabel = "signal-harvester"
+    namespace: Namespace = "signal-harvester"
     domain: Hostname = "signal-harvester.example.com"
     ingress: IngressSettings = IngressSettings()
     cluster: ClusterSettings = ClusterSettings()
@@ -598,7 +592,7 @@ class Config(Model):
         default="https://runbooks.signal-harvester.example.com",
         pattern=r"^https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$",
     )
-    require_pinned_images: bool = True
+    require_pinned_images: Flag = True
     api: Api = Api()
     prometheus: Prometheus = Prometheus()
     grafana: Grafana = Grafana()
@@ -696,6 +690,19 @@ class Config(Model):
                 "enable basic auth (monitoringAuth.enabled), set monitoringAuth.allowSourceRanges, "
                 "or disable their ingress and use kubectl port-forward"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _hosts_fit(self) -> Config:
+        for component in ("api", "prometheus", "grafana", "alertmanager"):
+            ingress: Ingress = getattr(self, component).ingress
+            host = self.host(component)
+            if ingress.enabled and ingress.host is None and len(host) > MAX_HOSTNAME:
+                raise ValueError(
+                    f"domain: the {component} host {component}.<domain> would be {len(host)} "
+                    f"characters; a host name has at most {MAX_HOSTNAME}: shorten domain or set "
+                    f"{component}.ingress.host"
+                )
         return self
 
     @model_validator(mode="after")

@@ -26,12 +26,12 @@ _SUFFIXES: dict[str, Decimal] = {
     "Pi": Decimal(2**50),
     "Ei": Decimal(2**60),
 }
-_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>[a-zA-Z]*)$")
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]+)?|\.[0-9]+)(?P<suffix>[a-zA-Z]*)")
 
 
 def parse_quantity(text: str) -> Decimal:
     """The value of a quantity in base units (cores or bytes); ValueError when malformed."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)  # fullmatch: never a trailing newline
     if match is None or match["suffix"] not in _SUFFIXES:
         raise ValueError(
             f"{text!r} is not a Kubernetes quantity (examples: 250m, 1, 512Mi, 2Gi, 50Gi)"
