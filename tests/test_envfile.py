@@ -193,12 +193,16 @@ def test_rendered_secret_holds_exactly_the_value(tmp_path: Path) -> None:
         .replace("OPENAI_API_KEY=replace-with-openai-api-key", "OPENAI_API_KEY='sk-$abc' # c")
         .replace("\n", "\r\n")
     )
-    out = tmp_path / "build"
-    result = harvester_gen("render", "--env", "dev", "--env-file", env, "--out", out)
+    out, config = tmp_path / "build", tmp_path / "overlays"
+    config.mkdir()
+    (config / "local.yaml").write_text("secrets: {mode: env-file}\n")
+    result = harvester_gen(
+        "render", "--env", "local", "--config-dir", config, "--env-file", env, "--out", out
+    )
     assert result.returncode == 0, result.stderr
     secret = next(
         o
-        for o in kustomize_build(out / "dev")
+        for o in kustomize_build(out / "local" / "secrets")
         if o["kind"] == "Secret" and o["metadata"]["name"] == "signal-harvester-api-keys"
     )
 
