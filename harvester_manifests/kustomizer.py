@@ -23,6 +23,8 @@ from harvester_manifests.errors import ToolError
 # The file names kustomize accepts for a kustomization, in the order it looks for them.
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 TIMEOUT_SECONDS = 300.0
+# "loading KV pairs: env source files: [secrets/x.env]: line [...] has invalid utf8 bytes : K=V"
+_ENV_SOURCE = re.compile(r"^(.*?env source files: \[[^\]]*\]):")
 _KLOG_ERROR = re.compile(r'"command failed" err="((?:[^"\\]|\\.)*)"')
 
 
@@ -70,7 +72,8 @@ class Kustomize:
             result = subprocess.run(
                 [*self.command, str(directory)],
                 capture_output=True,
-                text=True,
+                encoding="utf-8",
+                errors="replace",  # kustomize may quote a file's bytes as they are
                 check=False,
                 timeout=TIMEOUT_SECONDS,
             )
@@ -100,6 +103,9 @@ def _first_line(stderr: str, root: Path | None, shown_as: str) -> str:
             message = _unquote(logged[1]) if logged else line.removeprefix("Error: ")
             break
     message = message.strip() or "failed with no message"
+    quoting = _ENV_SOURCE.match(message)
+    if quoting:  # what follows may quote a line of the file, secret value included
+        message = f"{quoting[1]}: unreadable (kustomize's detail withheld: it quotes the file)"
     return message if root is None else message.replace(str(root.absolute()), shown_as)
 
 

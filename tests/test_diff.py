@@ -203,6 +203,20 @@ def test_hand_edited_output_is_reported_not_a_traceback(project: Path) -> None:
     assert "  ~ prod/kustomization.yaml" in result.stdout.splitlines()
 
 
+def test_an_unreadable_secret_file_is_named_never_quoted(project: Path) -> None:
+    """kustomize quotes a line it cannot read (invalid UTF-8): diff withholds the quote."""
+    secrets = project / "build" / "prod" / "secrets" / "signal-harvester-api-keys.env"
+    secrets.write_bytes(secrets.read_bytes() + f"BROKEN=\xff{SECRET}\n".encode("latin-1"))
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "prod: the output on disk does not build: loading KV pairs: env source files: "
+        "[secrets/signal-harvester-api-keys.env]: unreadable (kustomize's detail withheld: "
+        "it quotes the file)"
+    )
+    never_printed(result, SECRET, PLACEHOLDER)
+
+
 def test_nothing_rendered_yet_is_all_added(project: Path) -> None:
     shutil.rmtree(project / "build")
     result = diff(project, "--env", "prod")
