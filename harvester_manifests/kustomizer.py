@@ -99,8 +99,8 @@ def _first_line(stderr: str, root: Path | None, shown_as: str) -> str:
     message = lines[0] if lines else ""
     for line in lines:
         logged = _KLOG_ERROR.search(line)  # kubectl kustomize logs it, klog style
-        if line.startswith("Error: ") or logged:
-            message = _unquote(logged[1]) if logged else line.removeprefix("Error: ")
+        if logged or line.lower().startswith("error: "):
+            message = _unquote(logged[1]) if logged else line[len("error: ") :]
             break
     message = message.strip() or "failed with no message"
     quoting = _ENV_SOURCE.match(message)
