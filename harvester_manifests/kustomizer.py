@@ -106,7 +106,10 @@ def _first_line(stderr: str, root: Path | None, shown_as: str) -> str:
     quoting = _ENV_SOURCE.match(message)
     if quoting:  # what follows may quote a line of the file, secret value included
         message = f"{quoting[1]}: unreadable (kustomize's detail withheld: it quotes the file)"
-    return message if root is None else message.replace(str(root.absolute()), shown_as)
+    if root is not None:  # kustomize may name the path with its symlinks resolved
+        for form in sorted({str(root.absolute()), str(root.resolve())}, key=len, reverse=True):
+            message = message.replace(form, shown_as)
+    return message
 
 
 def _unquote(quoted: str) -> str:
