@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from harvester_manifests.clusterdiff import write_files
 from harvester_manifests.components.common import Obj
 from harvester_manifests.errors import ToolError
@@ -104,15 +106,25 @@ def in_scope(path: str, envs: list[str] | None) -> bool:
 
 
 def environments_in(files: Files) -> list[str]:
-    """The top-level directories with a kustomization, but base: what one applies."""
+    """Every directory with a kustomization one can apply (`kubectl apply -k`): each
+    environment, and any layer inside one (a secrets/ layer); not base/, nor a Component."""
     return sorted(
         {
             directory
-            for path in files
-            for directory, _, name in [path.partition("/")]
-            if name in KUSTOMIZATION_FILES and directory != BASE
+            for path, text in files.items()
+            for directory, _, name in [path.rpartition("/")]
+            if name in KUSTOMIZATION_FILES and directory.split("/")[0] not in ("", BASE)
+            if not _is_component(text)
         }
     )
+
+
+def _is_component(text: str) -> bool:
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False  # kustomize will say what is wrong with it
+    return isinstance(spec, dict) and spec.get("kind") == "Component"
 
 
 def compare(out: Path, planned: Files, envs: list[str] | None, kustomize: Kustomize) -> Diff:

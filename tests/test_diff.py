@@ -280,6 +280,26 @@ def test_whatever_kustomize_builds_is_compared(project: Path) -> None:
     assert "  ~ prod/kustomization.yaml" in lines
 
 
+def test_a_layer_inside_an_environment_is_built_too(project: Path) -> None:
+    """Each directory one can `kubectl apply -k` is compared (a secrets/ layer of an
+    environment), but not a Component, which only exists to be included."""
+    layer = project / "build" / "prod" / "extra"
+    layer.mkdir()
+    (layer / "kustomization.yaml").write_text("resources: [../../base]\n")
+    component = project / "build" / "prod" / "bits"
+    component.mkdir()
+    (component / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+    )
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("prod/extra: environment removed (")
+    assert "  - Deployment/signal-harvester-api" in lines
+    assert not any(line.startswith("prod/bits") for line in lines)
+    assert "  - prod/bits/kustomization.yaml" in lines
+
+
 @pytest.mark.parametrize("name", ["kustomize", "kubectl"])
 def test_default_kustomize_is_found_on_path(project: Path, tmp_path: Path, name: str) -> None:
     """Without --kustomize: kustomize on PATH, else `kubectl kustomize` (here the pinned ones)."""
