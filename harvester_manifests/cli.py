@@ -247,6 +247,13 @@ def init(directory: Path) -> None:
     is_flag=True,
     help="Compare with the live cluster instead (kubectl diff --server-side -k).",
 )
+@click.option(
+    "--kustomize",
+    "kustomize_path",
+    metavar="PATH",
+    default=None,
+    help="kustomize that builds both sides. Default: kustomize on PATH, else kubectl kustomize.",
+)
 @click.option("--kubectl", default="kubectl", show_default=True, help="kubectl for --cluster.")
 @click.option(
     "--kubeconfig",
@@ -260,16 +267,19 @@ def diff(
     out: Path,
     env_file: Path | None,
     cluster: bool,
+    kustomize_path: str | None,
     kubectl: str,
     kubeconfig: Path | None,
 ) -> None:
     """Show what a render of ENV would change in OUT (or in the cluster), object by object.
 
+    Both sides are built by kustomize, so the comparison is what `kubectl apply -k` applies.
     Exit codes as diff(1): 0 no change, 1 changes, 2 bad input or trouble.
     Secret values are never printed.
     """
     from harvester_manifests import diff as differ
     from harvester_manifests.clusterdiff import diff_against_cluster
+    from harvester_manifests.kustomizer import find_kustomize
     from harvester_manifests.render import plan, resolve_environments
 
     try:
@@ -300,11 +310,14 @@ def diff(
         click.echo(f"error: {out}: exists and is not a harvester-gen output", err=True)
         sys.exit(EXIT_INPUT)
     try:
-        on_disk = differ.read_output(out)
-    except OSError as exc:
-        click.echo(f"error: {out}: {exc}", err=True)
+        kustomize = find_kustomize(kustomize_path)
+        changes = differ.compare(out, planned.files, None if env == "all" else envs, kustomize)
+    except ToolError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
-    changes = differ.compare(on_disk, planned.files, None if env == "all" else envs)
+    except OSError as exc:
+        click.echo(f"error: {out}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_INPUT)
     if not changes.changed:
         click.echo(f"no changes: {out} is what a render of {env} writes")
         return

@@ -1,36 +1,42 @@
 """What a render would change in the output on disk, object by object, for a reviewer.
 
-Both sides are read the same way: the planned files (`render.plan`, in memory) and the files
-under the output directory are each turned back into every environment's objects by reading
-the layout `kustomize.py` writes (resources, JSON patches, delete patches, secretGenerators),
-as `kustomize build` would. The objects are then compared field by field. A Secret's values
-are compared but never shown; the secrets/*.env files are only ever named.
+Both sides are built by the real kustomize (kustomizer.py): the planned files (`render.plan`,
+in memory) written into a private temporary directory, and the output directory as it is.
+What is compared is therefore exactly what `kubectl apply -k` (or Argo CD) would apply, whatever
+the layout (patches of any kind, generators, components). Objects are matched by group, kind,
+namespace and name, then compared field by field. A Secret's values are compared but never
+shown; files are only ever named, never shown (the secrets/*.env files hold values).
 """
 
 from __future__ import annotations
 
-import base64
-import copy
 import difflib
 import json
-import posixpath
 import re
+import shutil
+import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harvester_manifests.clusterdiff import write_files
 from harvester_manifests.components.common import Obj
+from harvester_manifests.errors import ToolError
 from harvester_manifests.kustomize import Files
+from harvester_manifests.kustomizer import (
+    KUSTOMIZATION_FILES,
+    BuildFailed,
+    Kustomize,
+    ObjectId,
+    missing_inputs,
+)
 
-KUSTOMIZATION = "kustomization.yaml"
 BASE = "base"
 REDACTED = "(secret value)"
-
-
-class LayoutError(Exception):
-    """A directory that is not the layout harvester-gen writes (edited by hand, or foreign)."""
+SECRET_FIELDS = ("data", "stringData")
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ MISSING: Any = _Missing()
 @dataclass(frozen=True)
 class ObjectChange:
     env: str
-    key: str  # Kind/name
+    key: str  # Kind/name, as shown (longer when two objects share it: group, namespace)
     change: str  # "added", "removed", "changed"
     fields: tuple[FieldChange, ...] = ()
 
@@ -62,7 +68,8 @@ class EnvironmentDiff:
     name: str
     change: str  # "added", "removed", "changed", "unchanged", "unreadable"
     objects: list[ObjectChange] = field(default_factory=list)
-    problem: str = ""  # why the objects could not be compared ("unreadable")
+    problem: str = ""  # why the output on disk could not be built ("unreadable")
+    absent: list[str] = field(default_factory=list)  # inputs not on disk, built as empty
 
 
 @dataclass
@@ -78,7 +85,7 @@ class Diff:
             self.files_added
             or self.files_removed
             or self.files_changed
-            or any(e.change != "unchanged" for e in self.environments)
+            or any(e.change != "unchanged" or e.absent for e in self.environments)
         )
 
 
@@ -99,175 +106,147 @@ def in_scope(path: str, envs: list[str] | None) -> bool:
 
 
 def environments_in(files: Files) -> list[str]:
+    """Every directory with a kustomization one can apply (`kubectl apply -k`): each
+    environment, and any layer inside one (a secrets/ layer); not base/, nor a Component."""
     return sorted(
-        path.split("/", 1)[0]
-        for path in files
-        if path.count("/") == 1 and path.endswith(f"/{KUSTOMIZATION}")
-        if not path.startswith(f"{BASE}/")
+        {
+            directory
+            for path, text in files.items()
+            for directory, _, name in [path.rpartition("/")]
+            if name in KUSTOMIZATION_FILES and directory.split("/")[0] not in ("", BASE)
+            if not _is_component(text)
+        }
     )
 
 
-def compare(before: Files, after: Files, envs: list[str] | None) -> Diff:
-    """Compare the output on disk (`before`) with the planned files (`after`).
+def _is_component(text: str) -> bool:
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False  # kustomize will say what is wrong with it
+    return isinstance(spec, dict) and spec.get("kind") == "Component"
+
+
+def compare(out: Path, planned: Files, envs: list[str] | None, kustomize: Kustomize) -> Diff:
+    """Compare the output on disk in `out` with the planned files, both built by `kustomize`.
 
     `envs`: the environments the render writes; None for all (then an environment only on
-    disk is removed, as `render --env all` removes it).
+    disk is removed, as `render --env all` removes it). ToolError when kustomize cannot run,
+    or refuses the planned files; output on disk that does not build is reported, not raised.
     """
-    before = {p: c for p, c in before.items() if in_scope(p, envs)}
-    after = {p: c for p, c in after.items() if in_scope(p, envs)}
+    before = {p: c for p, c in read_output(out).items() if in_scope(p, envs)}
+    after = {p: c for p, c in planned.items() if in_scope(p, envs)}
     result = Diff(
         files_added=sorted(after.keys() - before.keys()),
         files_removed=sorted(before.keys() - after.keys()),
         files_changed=sorted(p for p in after.keys() & before.keys() if after[p] != before[p]),
     )
-    for env in sorted(set(environments_in(before)) | set(environments_in(after))):
-        result.environments.append(_compare_environment(env, before, after))
-    return result
-
-
-def _compare_environment(env: str, before: Files, after: Files) -> EnvironmentDiff:
-    try:
-        old = objects_of(before, env) if f"{env}/{KUSTOMIZATION}" in before else None
-    except LayoutError as exc:
-        return EnvironmentDiff(env, "unreadable", problem=str(exc))
-    new = objects_of(after, env) if f"{env}/{KUSTOMIZATION}" in after else None
-    if old is None or new is None:
-        change = "added" if old is None else "removed"
-        objects = new if new is not None else old or {}
-        return EnvironmentDiff(env, change, [ObjectChange(env, k, change) for k in objects])
-    changes = [ObjectChange(env, k, "removed") for k in old if k not in new]
-    changes += [ObjectChange(env, k, "added") for k in new if k not in old]
-    for key in new.keys() & old.keys():
-        fields = tuple(field_changes(old[key], new[key], secret=key.startswith("Secret/")))
-        if fields:
-            changes.append(ObjectChange(env, key, "changed", fields))
-    changes.sort(key=lambda c: (c.key, c.change))
-    return EnvironmentDiff(env, "changed" if changes else "unchanged", changes)
-
-
-# ---------------------------------------------------------------------------------------------
-# The layout read back into objects (what kustomize build gives, for what kustomize.py writes)
-
-
-def objects_of(files: Files, env: str) -> dict[str, Obj]:
-    """The objects `kustomize build <out>/<env>` gives, by Kind/name."""
-    objects = _build(files, env, set())
-    result: dict[str, Obj] = {}
-    for obj in objects:
-        result[_key(obj)] = obj
-    return dict(sorted(result.items()))
-
-
-def _key(obj: Obj) -> str:
-    try:
-        return f"{obj['kind']}/{obj['metadata']['name']}"
-    except (KeyError, TypeError):
-        raise LayoutError(f"not a Kubernetes object: {str(obj)[:80]}") from None
-
-
-def _load(files: Files, path: str) -> list[Any]:
-    if path not in files:
-        raise LayoutError(f"{path}: missing")
-    try:
-        return [doc for doc in yaml.safe_load_all(files[path]) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise LayoutError(f"{path}: invalid YAML ({exc})") from None
-
-
-def _build(files: Files, directory: str, seen: set[str]) -> list[Obj]:
-    if directory in seen:
-        raise LayoutError(f"{directory}: includes itself")
-    seen.add(directory)
-    path = f"{directory}/{KUSTOMIZATION}"
-    docs = _load(files, path)
-    if len(docs) != 1 or not isinstance(docs[0], dict):
-        raise LayoutError(f"{path}: not a kustomization")
-    spec: dict[str, Any] = docs[0]
-    unknown = set(spec) - {"apiVersion", "kind", "resources", "patches", "secretGenerator"}
-    if unknown:
-        raise LayoutError(f"{path}: {', '.join(sorted(unknown))}: not written by harvester-gen")
-    objects: list[Obj] = []
-    for entry in spec.get("resources") or []:
-        target = posixpath.normpath(posixpath.join(directory, str(entry)))
-        if f"{target}/{KUSTOMIZATION}" in files:
-            objects += _build(files, target, seen)
-        else:
-            objects += _load(files, target)
-    for patch in spec.get("patches") or []:
-        objects = _patch(files, directory, objects, patch)
-    for generator in spec.get("secretGenerator") or []:
-        objects.append(_secret(files, directory, generator))
-    return objects
-
-
-def _patch(files: Files, directory: str, objects: list[Obj], patch: dict[str, Any]) -> list[Obj]:
-    path = posixpath.join(directory, str(patch.get("path")))
-    docs = _load(files, path)
-    if len(docs) == 1 and isinstance(docs[0], dict) and docs[0].get("$patch") == "delete":
-        doomed = _key(docs[0])
-        return [o for o in objects if _key(o) != doomed]
-    if len(docs) != 1 or not isinstance(docs[0], list) or "target" not in patch:
-        raise LayoutError(f"{path}: neither a JSON patch with a target nor a delete patch")
-    target = patch["target"]
-    result = []
-    for obj in objects:
-        if obj.get("kind") == target.get("kind") and obj["metadata"].get("name") == target.get(
-            "name"
-        ):
-            obj = copy.deepcopy(obj)
-            for op in docs[0]:
-                obj = _apply(obj, op, path)
-        result.append(obj)
-    return result
-
-
-def _pointer(path: str) -> list[str]:
-    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
-
-
-def _apply(obj: Obj, op: dict[str, Any], source: str) -> Obj:
-    """One RFC 6902 operation of the kinds json_patch writes: add, remove, replace."""
-    try:
-        *parents, last = _pointer(op["path"])
-        node: Any = obj
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        kind = op["op"]
-        if isinstance(node, list):
-            index = len(node) if last == "-" else int(last)
-            if kind == "add":
-                node.insert(index, op["value"])
-            elif kind == "remove":
-                del node[index]
-            elif kind == "replace":
-                node[index] = op["value"]
+    old_envs, new_envs = environments_in(before), environments_in(after)
+    with tempfile.TemporaryDirectory(prefix="harvester-gen-diff-") as tmp:
+        render = Path(tmp) / "render"
+        write_files(render, planned)  # all of it: a kustomization may refer to any of it
+        disk = _OnDisk(out, Path(tmp) / "disk", kustomize)
+        for env in sorted({*old_envs, *new_envs}):
+            new = _planned(kustomize, render, env) if env in new_envs else None
+            if env not in old_envs:
+                result.environments.append(_one_sided(env, "added", new or {}))
+                continue
+            try:
+                old, absent = disk.build(env)
+            except BuildFailed as exc:
+                result.environments.append(EnvironmentDiff(env, "unreadable", problem=str(exc)))
+                continue
+            if new is None:
+                result.environments.append(_one_sided(env, "removed", old, absent))
             else:
-                raise LayoutError(f"{source}: unsupported op {kind}")
-        elif kind in ("add", "replace"):
-            node[last] = op["value"]
-        elif kind == "remove":
-            del node[last]
-        else:
-            raise LayoutError(f"{source}: unsupported op {kind}")
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise LayoutError(f"{source}: {op.get('op')} {op.get('path')}: {exc!r}") from None
-    return obj
+                result.environments.append(_compare_environment(env, old, new, absent))
+    return result
 
 
-def _secret(files: Files, directory: str, generator: dict[str, Any]) -> Obj:
-    """The Secret a secretGenerator makes; a missing env file gives a Secret without data."""
-    data: dict[str, str] = {}
-    for env in generator.get("envs") or []:
-        path = posixpath.join(directory, str(env))
-        if path in files:
-            # The files render writes: KEY=VALUE lines, verbatim (kustomize reads them so).
-            for line in files[path].splitlines():
-                key, sep, value = line.partition("=")
-                if sep and not line.lstrip().startswith("#"):
-                    data[key.strip()] = base64.b64encode(value.encode()).decode()
-    meta = {"name": generator.get("name"), "namespace": generator.get("namespace")}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta}
-    return {**secret, "type": generator.get("type", "Opaque"), "data": dict(sorted(data.items()))}
+def _planned(kustomize: Kustomize, render: Path, env: str) -> dict[ObjectId, Obj]:
+    try:
+        return _by_id(kustomize.build(render / env, render, "<render>"))
+    except BuildFailed as exc:  # what render would write does not build: a bug, or the tool
+        raise ToolError(f"{kustomize.name} refused the planned {env}: {exc}") from None
+
+
+class _OnDisk:
+    """Builds the output on disk where it is; when inputs its generators read are missing
+    (the gitignored secret values of a fresh clone), from a private copy with empty ones."""
+
+    def __init__(self, out: Path, copy: Path, kustomize: Kustomize) -> None:
+        self.out, self.copy, self.kustomize = out, copy, kustomize
+
+    def build(self, env: str) -> tuple[dict[ObjectId, Obj], list[str]]:
+        root = self.out.absolute()
+        absent = missing_inputs(root / env)
+        inside = [p.relative_to(root) for p in absent if p.is_relative_to(root)]
+        if not absent or len(inside) < len(absent):  # outside the output: kustomize says so
+            return _by_id(self.kustomize.build(root / env, root, str(self.out))), []
+        if not self.copy.exists():
+            shutil.copytree(root, self.copy, symlinks=True)
+        for relative in inside:
+            stand_in = self.copy / relative
+            stand_in.parent.mkdir(parents=True, exist_ok=True)
+            stand_in.touch()
+        objects = self.kustomize.build(self.copy / env, self.copy, str(self.out))
+        return _by_id(objects), [p.as_posix() for p in inside]
+
+
+def _by_id(objects: list[Obj]) -> dict[ObjectId, Obj]:
+    return {ObjectId.of(obj): obj for obj in objects}
+
+
+def _labels(ids: set[ObjectId]) -> dict[ObjectId, str]:
+    """Kind/name for each object; with group and namespace where two objects share it."""
+    short = Counter(f"{i.kind}/{i.name}" for i in ids)
+    labels = {}
+    for i in ids:
+        label = f"{i.kind}/{i.name}"
+        if short[label] > 1:
+            kind = f"{i.kind}.{i.group}" if i.group else i.kind
+            label = f"{kind}/{i.name} in {i.namespace or '(no namespace)'}"
+        labels[i] = label
+    return labels
+
+
+def _one_sided(
+    env: str, change: str, objects: dict[ObjectId, Obj], absent: list[str] | None = None
+) -> EnvironmentDiff:
+    labels = _labels(set(objects))
+    changes = sorted((ObjectChange(env, labels[i], change) for i in objects), key=lambda c: c.key)
+    return EnvironmentDiff(env, change, changes, absent=absent or [])
+
+
+def _compare_environment(
+    env: str, old: dict[ObjectId, Obj], new: dict[ObjectId, Obj], absent: list[str]
+) -> EnvironmentDiff:
+    labels = _labels({*old, *new})
+    changes = [ObjectChange(env, labels[i], "removed") for i in old if i not in new]
+    changes += [ObjectChange(env, labels[i], "added") for i in new if i not in old]
+    for i in new.keys() & old.keys():
+        fields = tuple(object_changes(i, old[i], new[i]))
+        if fields:
+            changes.append(ObjectChange(env, labels[i], "changed", fields))
+    changes.sort(key=lambda c: (c.key, c.change))
+    return EnvironmentDiff(env, "changed" if changes else "unchanged", changes, absent=absent)
+
+
+def is_secret(identity: ObjectId) -> bool:
+    return (identity.group, identity.kind) == ("", "Secret")
+
+
+def object_changes(identity: ObjectId, old: Obj, new: Obj) -> list[FieldChange]:
+    """The changed fields of one object. A Secret's values are marked secret, key by key (a
+    Secret without data compares as one with empty data: each key is then added or removed)."""
+    if not is_secret(identity):
+        return field_changes(old, new)
+    old, new = dict(old), dict(new)
+    for name in SECRET_FIELDS:
+        if name in old or name in new:
+            old[name] = old.get(name) or {}
+            new[name] = new.get(name) or {}
+    return field_changes(old, new, secret=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,15 +355,21 @@ def report(diff: Diff) -> list[str]:
     """The diff as lines of text: per environment, each object; then the files by name."""
     lines: list[str] = []
     for env in diff.environments:
-        if env.change == "unchanged":
+        if env.change == "unchanged" and not env.absent:
             continue
         if env.change == "unreadable":
-            lines.append(f"{env.name}: the output on disk is not harvester-gen's: {env.problem}")
+            lines.append(f"{env.name}: the output on disk does not build: {env.problem}")
             continue
         if env.change in ("added", "removed"):
             lines.append(f"{env.name}: environment {env.change} ({len(env.objects)} objects)")
         else:
             lines.append(f"{env.name}:")
+        if env.absent:
+            lines.append(
+                "  ! not on disk, built as empty (a fresh clone has no gitignored secret values;"
+                " a render writes them):"
+            )
+            lines += [f"      {path}" for path in env.absent]
         sign = {"added": "+", "removed": "-", "changed": "~"}
         for obj in env.objects:
             lines.append(f"  {sign[obj.change]} {obj.key}")

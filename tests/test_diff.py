@@ -1,8 +1,9 @@
 """`harvester-gen diff`: what a render would change, object by object; secret values never shown.
 
 Each test works in a scratch project (a copy of overlays/, a .env, a render in build/), changes
-one thing, and reads the report a reviewer would. `--cluster` is proven against a real
-kube-apiserver (tests/e2e/apiserver.py).
+one thing, and reads the report a reviewer would. Both sides are built by the pinned kustomize
+(bin/kustomize, given with --kustomize). `--cluster` is proven against a real kube-apiserver
+(tests/e2e/apiserver.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, OVERLAYS
+from tests.conftest import ENV_EXAMPLE, OVERLAYS, tool
 from tests.e2e.apiserver import cluster
 from tests.test_errors import GEN, harvester_gen, snapshot
 
@@ -35,7 +36,18 @@ def project(tmp_path: Path) -> Path:
 
 
 def diff(project: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    result = harvester_gen("diff", *args, cwd=project)
+    """`harvester-gen diff ARGS` with the pinned kustomize."""
+    return diff_with(project, "--kustomize", tool("kustomize"), *args)
+
+
+def diff_with(
+    project: Path, *args: str | Path, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = None if path is None else {**os.environ, "PATH": path}
+    result = subprocess.run(
+        [str(GEN), "diff", *map(str, args)],
+        cwd=project, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -59,13 +71,17 @@ def test_changed_tag(project: Path) -> None:
     append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
     result = diff(project, "--env", "all")
     assert result.returncode == 1, result.stderr
+    version = '["app.kubernetes.io/version"]: "v2.0.0" -> "v2.1.0"'
     assert result.stdout.splitlines() == [
         "prod:",
         "  ~ Deployment/signal-harvester-api",
+        f"      ~ metadata.labels{version}",
+        f"      ~ spec.template.metadata.labels{version}",
         "      ~ spec.template.spec.containers[signal-harvester-api].image: "
         '"bwillia13x/signal-harvester:v2.0.0" -> "bwillia13x/signal-harvester:v2.1.0"',
-        "files: 0 added, 0 removed, 1 changed",
-        "  ~ prod/patches/deployment-signal-harvester-api.yaml",
+        "files: 0 added, 0 removed, 2 changed",
+        "  ~ prod/kustomization.yaml",  # the images: entry
+        "  ~ prod/patches/deployment-signal-harvester-api.yaml",  # the version label
     ]
     assert diff(project, "--env", "staging").returncode == 0, "other environments unchanged"
 
@@ -115,14 +131,28 @@ def test_changed_field_paths_name_list_items_by_name(project: Path) -> None:
     ) in result.stdout.splitlines()
 
 
-def test_changed_config_text_shows_the_changed_lines(project: Path) -> None:
+def object_block(lines: list[str], header: str) -> list[str]:
+    """The lines under one object of the report, up to the next object or section."""
+    start = lines.index(header) + 1
+    end = next(
+        (i for i in range(start, len(lines)) if not lines[i].startswith("      ")), len(lines)
+    )
+    return lines[start:end]
+
+
+def test_changed_threshold_shows_only_the_changed_rules_file(project: Path) -> None:
     append(project / "overlays" / "prod.yaml", "alerts:\n  api:\n    latencyP95Seconds: 0.1\n")
     result = diff(project, "--env", "prod")
-    assert result.returncode == 1
-    lines = result.stdout.splitlines()
-    assert '      ~ data["signal-harvester.rules.yaml"]:' in lines
-    assert "          -      ) > 0.05" in lines
-    assert "          +      ) > 0.1" in lines
+    assert result.returncode == 1, result.stderr
+    block = object_block(result.stdout.splitlines(), "  ~ ConfigMap/prometheus-config")
+    # One key of the ConfigMap changed (the API's rules file), shown by its changed lines only.
+    assert [line for line in block if line.startswith("      ~ ")] == [
+        '      ~ data["signal-harvester-api.rules.yaml"]:'
+    ]
+    assert "          -      ) > 0.05" in block
+    assert "          +      ) > 0.1" in block
+    assert "          +      summary: API p95 latency above 100ms" in block
+    assert len(block) < 20, "the unchanged lines of the rules file are not repeated"
 
 
 def never_printed(result: subprocess.CompletedProcess[str], *values: str) -> None:
@@ -153,16 +183,71 @@ def test_unrendered_secrets_are_added_not_printed(project: Path) -> None:
     shutil.rmtree(project / "build" / "prod" / "secrets")
     result = diff(project, "--env", "prod")
     assert result.returncode == 1
-    assert "      ~ data.OPENAI_API_KEY: (secret value) added" in result.stdout.splitlines()
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "prod:",
+        "  ! not on disk, built as empty (a fresh clone has no gitignored secret values;"
+        " a render writes them):",
+    ]
+    assert "      prod/secrets/signal-harvester-api-keys.env" in lines
+    assert "      ~ data.OPENAI_API_KEY: (secret value) added" in lines
     never_printed(result, PLACEHOLDER)
 
 
-def test_hand_edited_output_is_reported_not_a_traceback(project: Path) -> None:
+def only_on_path(directory: Path, name: str) -> str:
+    """A PATH holding only `name`: the pinned kustomize, or the pinned kubectl as `kubectl`."""
+    directory.mkdir()
+    (directory / name).symlink_to(tool("kustomize" if name == "kustomize" else "e2e-kubectl"))
+    return str(directory)
+
+
+@pytest.mark.parametrize("name", ["kustomize", "kubectl"])
+def test_hand_edited_output_is_reported_not_a_traceback(
+    project: Path, tmp_path: Path, name: str
+) -> None:
     (project / "build" / "prod" / "kustomization.yaml").write_text("resources: [: broken\n")
-    result = diff(project, "--env", "prod")
+    result = diff_with(project, "--env", "prod", path=only_on_path(tmp_path / "path", name))
     assert result.returncode == 1
-    assert result.stdout.startswith("prod: the output on disk is not harvester-gen's: ")
-    assert "  ~ prod/kustomization.yaml" in result.stdout.splitlines()
+    # One line, the same from either tool (kubectl logs it klog-style, kustomize prints it).
+    assert result.stdout.splitlines() == [
+        "prod: the output on disk does not build: "
+        "invalid Kustomization: yaml: did not find expected node content",
+        "files: 0 added, 0 removed, 1 changed",
+        "  ~ prod/kustomization.yaml",
+    ]
+
+
+def test_objects_are_told_apart_by_namespace(project: Path) -> None:
+    """An object of the same kind and name in another namespace is another object."""
+    prod = project / "build" / "prod"
+    config = project / "build" / "base" / "prometheus" / "configmap-prometheus-config.yaml"
+    (prod / "other.yaml").write_text(
+        config.read_text().replace("namespace: signal-harvester", "namespace: other")
+    )
+    kustomization = prod / "kustomization.yaml"
+    kustomization.write_text(
+        kustomization.read_text().replace("- ../base\n", "- ../base\n- other.yaml\n")
+    )
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "prod:",
+        "  - ConfigMap/prometheus-config in other",
+    ]
+
+
+def test_an_unreadable_secret_file_is_named_never_quoted(project: Path) -> None:
+    """kustomize quotes a line it cannot read (invalid UTF-8): diff withholds the quote."""
+    secrets = project / "build" / "prod" / "secrets" / "signal-harvester-api-keys.env"
+    secrets.write_bytes(secrets.read_bytes() + f"BROKEN=\xff{SECRET}\n".encode("latin-1"))
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "prod: the output on disk does not build: loading KV pairs: env source files: "
+        "[secrets/signal-harvester-api-keys.env]: unreadable (kustomize's detail withheld: "
+        "it quotes the file)"
+    )
+    never_printed(result, SECRET, PLACEHOLDER)
 
 
 def test_nothing_rendered_yet_is_all_added(project: Path) -> None:
@@ -180,6 +265,68 @@ def test_an_output_that_is_not_a_render_is_bad_input(project: Path) -> None:
         2,
         "error: elsewhere: exists and is not a harvester-gen output\n",
     )
+
+
+def test_whatever_kustomize_builds_is_compared(project: Path) -> None:
+    """A kustomization edited by hand with a field render never writes: kustomize builds it, so
+    diff sees what kubectl apply -k would apply, and what a render would take back."""
+    append(project / "build" / "prod" / "kustomization.yaml", "commonAnnotations: {team: infra}\n")
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    block = object_block(lines, "  ~ Deployment/signal-harvester-api")
+    assert '      - metadata.annotations: {"team": "infra"}' in block
+    assert '      - spec.template.metadata.annotations.team: "infra"' in block
+    assert "  ~ prod/kustomization.yaml" in lines
+
+
+def test_a_layer_inside_an_environment_is_built_too(project: Path) -> None:
+    """Each directory one can `kubectl apply -k` is compared (a secrets/ layer of an
+    environment), but not a Component, which only exists to be included."""
+    layer = project / "build" / "prod" / "extra"
+    layer.mkdir()
+    (layer / "kustomization.yaml").write_text("resources: [../../base]\n")
+    component = project / "build" / "prod" / "bits"
+    component.mkdir()
+    (component / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+    )
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("prod/extra: environment removed (")
+    assert "  - Deployment/signal-harvester-api" in lines
+    assert not any(line.startswith("prod/bits") for line in lines)
+    assert "  - prod/bits/kustomization.yaml" in lines
+
+
+@pytest.mark.parametrize("name", ["kustomize", "kubectl"])
+def test_default_kustomize_is_found_on_path(project: Path, tmp_path: Path, name: str) -> None:
+    """Without --kustomize: kustomize on PATH, else `kubectl kustomize` (here the pinned ones)."""
+    result = diff_with(project, "--env", "prod", path=only_on_path(tmp_path / "path", name))
+    assert (result.returncode, result.stdout) == (
+        0,
+        "no changes: build is what a render of prod writes\n",
+    ), result.stderr
+
+
+def test_missing_kustomize_is_one_line_exit_2(project: Path, tmp_path: Path) -> None:
+    before = snapshot(project)
+    named = diff_with(project, "--env", "prod", "--kustomize", tmp_path / "nowhere" / "kustomize")
+    assert (named.returncode, named.stdout, named.stderr) == (
+        2,
+        "",
+        f"error: --kustomize {tmp_path}/nowhere/kustomize: no such executable\n",
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    default = diff_with(project, "--env", "prod", path=str(empty))
+    assert (default.returncode, default.stdout, default.stderr) == (
+        2,
+        "",
+        "error: neither kustomize nor kubectl is on PATH: install one, or give --kustomize PATH\n",
+    )
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize(
