@@ -10,7 +10,8 @@ is refused with the line number, never guessed (README, "The .env file"):
 - Unquoted: the value (not starting with `#`) runs to the end of the line or to a `#` preceded
   by a blank (a comment); blanks around it are dropped. `$` is refused (compose substitutes
   `$VAR`, dotenv does not).
-- 'single quoted': literal; a blank and a `# comment` may follow. A `\\` before `\\` or
+- 'single quoted': literal (but no `${...}`, which python-dotenv expands); a blank and a
+  `# comment` may follow. A `\\` before `\\` or
   before the closing `'` is refused (dotenv unescapes it, compose does not).
 - "double quoted": `\\\\` is a backslash and `\\"` a quote; any other backslash and any `$` are
   refused; a blank and a `# comment` may follow.
@@ -75,6 +76,11 @@ def _single_quoted(rest: str) -> tuple[str, str]:
         raise _LineError(
             "a backslash before '\\' or a quote inside single quotes: python-dotenv unescapes "
             "it and docker compose does not; use double quotes with \\\\ instead"
+        )
+    if re.search(r"\$\{[^}]*\}", value):
+        raise _LineError(
+            "'${...}' inside single quotes: python-dotenv expands it and docker compose does "
+            "not; write the value without it"
         )
     return value, rest[end + 1 :]
 
