@@ -226,14 +226,18 @@ def _pointer(path: str) -> list[str]:
 
 
 def _apply(obj: Obj, op: dict[str, Any], source: str) -> Obj:
-    """One RFC 6902 operation of the kinds json_patch writes: add, remove, replace."""
+    """One RFC 6902 operation of the kinds json_patch writes: test, add, remove, replace."""
     try:
         *parents, last = _pointer(op["path"])
         node: Any = obj
         for part in parents:
             node = node[int(part)] if isinstance(node, list) else node[part]
         kind = op["op"]
-        if isinstance(node, list):
+        if kind == "test":
+            found = node[int(last)] if isinstance(node, list) else node[last]
+            if found != op["value"]:
+                raise LayoutError(f"{source}: test {op['path']}: {found!r} is not {op['value']!r}")
+        elif isinstance(node, list):
             index = len(node) if last == "-" else int(last)
             if kind == "add":
                 node.insert(index, op["value"])
