@@ -2,7 +2,8 @@
 
 Both sides are read the same way: the planned files (`render.plan`, in memory) and the files
 under the output directory are each turned back into every environment's objects by reading
-the layout `kustomize.py` writes (resources, JSON patches, delete patches, secretGenerators),
+the layout `kustomize.py` writes (resources, images:, replicas:, strategic-merge, JSON and
+delete patches, secretGenerators),
 as `kustomize build` would. The objects are then compared field by field. A Secret's values
 are compared but never shown; the secrets/*.env files are only ever named.
 """
@@ -23,6 +24,8 @@ import yaml
 
 from harvester_manifests.components.common import Obj
 from harvester_manifests.kustomize import Files
+from harvester_manifests.patches import Path as FieldPath
+from harvester_manifests.patches import merge_key, set_image, split_image
 
 KUSTOMIZATION = "kustomization.yaml"
 BASE = "base"
@@ -183,7 +186,16 @@ def _build(files: Files, directory: str, seen: set[str]) -> list[Obj]:
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise LayoutError(f"{path}: not a kustomization")
     spec: dict[str, Any] = docs[0]
-    unknown = set(spec) - {"apiVersion", "kind", "resources", "patches", "secretGenerator"}
+    written = {
+        "apiVersion",
+        "kind",
+        "resources",
+        "images",
+        "replicas",
+        "patches",
+        "secretGenerator",
+    }
+    unknown = set(spec) - written
     if unknown:
         raise LayoutError(f"{path}: {', '.join(sorted(unknown))}: not written by harvester-gen")
     objects: list[Obj] = []
@@ -193,6 +205,8 @@ def _build(files: Files, directory: str, seen: set[str]) -> list[Obj]:
             objects += _build(files, target, seen)
         else:
             objects += _load(files, target)
+    # kustomize.py writes the patches against the base as images: and replicas: leave it.
+    objects = _transform(objects, spec.get("images") or [], spec.get("replicas") or [])
     for patch in spec.get("patches") or []:
         objects = _patch(files, directory, objects, patch)
     for generator in spec.get("secretGenerator") or []:
@@ -206,8 +220,11 @@ def _patch(files: Files, directory: str, objects: list[Obj], patch: dict[str, An
     if len(docs) == 1 and isinstance(docs[0], dict) and docs[0].get("$patch") == "delete":
         doomed = _key(docs[0])
         return [o for o in objects if _key(o) != doomed]
+    if len(docs) == 1 and isinstance(docs[0], dict) and "target" not in patch:
+        named = _key(docs[0])  # a strategic merge names its target by its own metadata
+        return [_merge(o["kind"], o, docs[0], ()) if _key(o) == named else o for o in objects]
     if len(docs) != 1 or not isinstance(docs[0], list) or "target" not in patch:
-        raise LayoutError(f"{path}: neither a JSON patch with a target nor a delete patch")
+        raise LayoutError(f"{path}: neither a patch with its target nor a delete patch")
     target = patch["target"]
     result = []
     for obj in objects:
@@ -217,6 +234,54 @@ def _patch(files: Files, directory: str, objects: list[Obj], patch: dict[str, An
             obj = copy.deepcopy(obj)
             for op in docs[0]:
                 obj = _apply(obj, op, path)
+        result.append(obj)
+    return result
+
+
+def _merge(kind: str, old: Any, patch: Any, path: FieldPath) -> Any:
+    """A strategic merge of the forms patches.smp writes: maps key by key (null removes),
+    keyed lists by merge key (named elements first, in the patch's order, then the rest;
+    `$patch: delete` removes), other lists and scalars replaced."""
+    if isinstance(old, dict) and isinstance(patch, dict):
+        merged = dict(old)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            elif key in merged:
+                merged[key] = _merge(kind, merged[key], value, (*path, key))
+            else:
+                merged[key] = value
+        return merged
+    key = merge_key(kind, path) if path else None
+    if isinstance(old, list) and isinstance(patch, list) and key is not None:
+        by_key = {e.get(key): e for e in old if isinstance(e, dict)}
+        named = [e.get(key) for e in patch if isinstance(e, dict)]
+        result = []
+        for element in patch:
+            if not isinstance(element, dict) or element.get("$patch") == "delete":
+                continue
+            found = by_key.get(element.get(key))
+            item = element if found is None else _merge(kind, found, element, (*path, "[]"))
+            result.append(item)
+        return result + [e for e in old if not isinstance(e, dict) or e.get(key) not in named]
+    return copy.deepcopy(patch)
+
+
+def _transform(objects: list[Obj], images: list[Any], replicas: list[Any]) -> list[Obj]:
+    """What the kustomization's `images:` and `replicas:` do to the Deployments."""
+    by_image = {str(e.get("name")): e for e in images if isinstance(e, dict)}
+    counts = {str(e.get("name")): e.get("count") for e in replicas if isinstance(e, dict)}
+    result = []
+    for obj in objects:
+        if obj.get("kind") == "Deployment":
+            obj = copy.deepcopy(obj)
+            pod = obj["spec"]["template"]["spec"]
+            for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+                entry = by_image.get(split_image(str(container.get("image")))[0])
+                if entry is not None:
+                    container["image"] = set_image(entry, str(container["image"]))
+            if obj["metadata"].get("name") in counts:
+                obj["spec"]["replicas"] = counts[obj["metadata"]["name"]]
         result.append(obj)
     return result
 

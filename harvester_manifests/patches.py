@@ -208,7 +208,7 @@ def split_image(ref: str) -> tuple[str, str, str]:
     return name, "", digest
 
 
-def _set_image(entry: Obj, ref: str) -> str:
+def set_image(entry: Obj, ref: str) -> str:
     """What kustomize's images transformer makes of `ref` with this entry."""
     name, tag, digest = split_image(ref)
     name = str(entry.get("newName", name))
@@ -264,7 +264,7 @@ def transformers(base: dict[Any, Obj], env: dict[Any, Obj]) -> Transformers:
         if not changed:
             continue
         entry = _image_entry(*changed[0])
-        if all(_set_image(entry, o) == n for o, n in pairs):
+        if all(set_image(entry, o) == n for o, n in pairs):
             images.append(entry)
     result = Transformers(images=sorted(images, key=lambda e: e["name"]))
     by_name = {e["name"]: e for e in result.images}
@@ -283,7 +283,7 @@ def transformers(base: dict[Any, Obj], env: dict[Any, Obj]) -> Transformers:
         for container in _containers(obj):
             found = by_name.get(split_image(container["image"])[0])
             if found is not None:
-                container["image"] = _set_image(found, container["image"])
+                container["image"] = set_image(found, container["image"])
         if count is not None:
             result.replicas.append({"name": obj["metadata"]["name"], "count": count})
             obj["spec"]["replicas"] = count

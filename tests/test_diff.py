@@ -12,10 +12,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, OVERLAYS
+from tests.conftest import ENV_EXAMPLE, ENVS, OVERLAYS, kustomize_build
 from tests.e2e.apiserver import cluster
 from tests.test_errors import GEN, harvester_gen, snapshot
 
@@ -59,13 +60,17 @@ def test_changed_tag(project: Path) -> None:
     append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
     result = diff(project, "--env", "all")
     assert result.returncode == 1, result.stderr
+    version = '["app.kubernetes.io/version"]: "v2.0.0" -> "v2.1.0"'
     assert result.stdout.splitlines() == [
         "prod:",
         "  ~ Deployment/signal-harvester-api",
+        f"      ~ metadata.labels{version}",
+        f"      ~ spec.template.metadata.labels{version}",
         "      ~ spec.template.spec.containers[signal-harvester-api].image: "
         '"bwillia13x/signal-harvester:v2.0.0" -> "bwillia13x/signal-harvester:v2.1.0"',
-        "files: 0 added, 0 removed, 1 changed",
-        "  ~ prod/patches/deployment-signal-harvester-api.yaml",
+        "files: 0 added, 0 removed, 2 changed",
+        "  ~ prod/kustomization.yaml",  # images:
+        "  ~ prod/patches/deployment-signal-harvester-api.yaml",  # the version label
     ]
     assert diff(project, "--env", "staging").returncode == 0, "other environments unchanged"
 
@@ -120,7 +125,7 @@ def test_changed_config_text_shows_the_changed_lines(project: Path) -> None:
     result = diff(project, "--env", "prod")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert '      ~ data["signal-harvester.rules.yaml"]:' in lines
+    assert '      ~ data["signal-harvester-api.rules.yaml"]:' in lines
     assert "          -      ) > 0.05" in lines
     assert "          +      ) > 0.1" in lines
 
@@ -259,3 +264,21 @@ def test_cluster_diff_with_an_unreachable_cluster_is_exit_2(project: Path, tmp_p
     assert result.returncode == 2
     assert result.stderr.startswith("error: kubectl diff of prod failed"), result.stderr
     never_printed(result, PLACEHOLDER)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_model_of_a_build_is_kustomize_build(env: str, rendered: Path) -> None:
+    """diff reads the committed layout back into objects as the real kustomize builds it:
+    strategic-merge and tested JSON patches, images:, replicas:, secretGenerators."""
+    from harvester_manifests.diff import objects_of, read_output
+
+    def decoded(obj: dict[str, Any]) -> dict[str, Any]:  # kustomize folds long base64 lines
+        if obj["kind"] != "Secret":
+            return obj
+        return {**obj, "data": {k: base64.b64decode(v) for k, v in obj["data"].items()}}
+
+    built = kustomize_build(rendered / env)
+    model = objects_of(read_output(rendered), env)
+    assert {k: decoded(o) for k, o in model.items()} == {
+        f"{o['kind']}/{o['metadata']['name']}": decoded(o) for o in built
+    }
