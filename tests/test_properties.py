@@ -21,6 +21,7 @@ from harvester_manifests.cli import main
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config, merge
 from harvester_manifests.config.models import Config
+from harvester_manifests.diff import objects_of, read_output
 from harvester_manifests.errors import InputError
 from harvester_manifests.render import render
 from harvester_manifests.secrets import collect
@@ -125,6 +126,11 @@ def test_every_valid_config_builds_to_its_render_and_validates(overlay: dict[str
         direct = index(render_environment(cfg, values))
         assert {k: normalized(v) for k, v in built.items()} == {
             k: normalized(v) for k, v in direct.items()
+        }
+        # `harvester-gen diff` reads the layout back as kustomize builds it.
+        model = objects_of(read_output(tmp / "build"), "x")
+        assert {k: normalized(v) for k, v in built.items()} == {
+            (o["kind"], o["metadata"]["name"]): normalized(o) for o in model.values()
         }
         assert kubeconform_accepts(tmp / "build" / "x")
         assert_every_changed_field_is_named(tmp / "build" / "x")
