@@ -4,7 +4,8 @@ The base is the render of the defaults (the deployment guide). Each overlay turn
 its environment the way a careful person would write it by hand (patches.py): one
 strategic-merge patch per changed object that names list elements by their merge key,
 `images:` and `replicas:` for image and replica changes, JSON 6902 (with `test` ops pinning every
-list index) only where a strategic merge cannot say the change, new resources for objects only
+list index) only where a strategic merge cannot say the change or says it only by repeating a
+list without a merge key whole (object_patch), new resources for objects only
 it has, delete patches for objects it drops, and secretGenerators for the values from the .env.
 The invariant the tests hold us to:
 `kustomize build <out>/<env>` equals `stack.render_environment(<env's config>)`, object for object.
@@ -12,13 +13,21 @@ The invariant the tests hold us to:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from harvester_manifests.components.common import Obj
-from harvester_manifests.patches import SAME, Unsayable, json_patch, smp, transformers
+from harvester_manifests.patches import (
+    SAME,
+    Unsayable,
+    atomic_lists,
+    json_patch,
+    smp,
+    transformers,
+)
 from harvester_manifests.secrets import SecretSpec, SecretValues
 from harvester_manifests.yamlio import dump, dump_shared
 
@@ -102,6 +111,7 @@ def layout_overlay(
     resources = ["../base"]
     patches: list[dict[str, Any]] = []
     transformed = transformers(base_by_key, env_by_key)
+    kind_names = Counter((k.kind, k.name) for k in base_by_key)
     for key, obj in env_by_key.items():
         if key not in base_by_key:
             path = f"resources/{key.file_name}"
@@ -116,9 +126,7 @@ def layout_overlay(
         if isinstance(patch, dict):  # strategic merge: the patch names its target
             patches.append({"path": path})
         else:
-            target = {"group": key.group} if key.group else {}  # core kinds have no group
-            target |= {"version": _version(obj), "kind": key.kind, "name": key.name}
-            patches.append({"path": path, "target": target})
+            patches.append({"path": path, "target": _target(key, obj, kind_names)})
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
@@ -183,11 +191,26 @@ def _identity(obj: Obj) -> Obj:
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
 
 
+# A JSON 6902 patch's entry in the kustomization: path, `target:`, kind and name.
+TARGET_LINES = 4
+
+
 def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     """A strategic-merge patch (a dict) where it can say the change, else JSON 6902 ops.
 
     A strategic-merge patch names its target by its own metadata, so it cannot move an object
-    to another namespace: that takes JSON 6902 with a target selector."""
+    to another namespace: that takes JSON 6902 with a target selector.
+
+    A list without a merge key (an Ingress's `tls` and `rules`, container `args`) is atomic
+    to a strategic merge: changing one host repeats both lists whole, and the reader has to
+    find the difference. Where such a change is only scalars, JSON 6902 says it field by
+    field, each `replace` right after a `test` of the old value (the test pins the element:
+    a base that holds something else at that index fails the build rather than being
+    edited). That form is used when it is shorter, kustomization entry included: an Ingress's
+    new host is 12 lines (tls and rules) instead of both lists' 21, a changed Prometheus flag
+    names the one argument and its old value instead of repeating all eight. A change that
+    needs a list written whole, or that a keyed strategic merge says shorter (env, resources),
+    stays a strategic merge."""
     try:
         if old["metadata"].get("namespace") != new["metadata"].get("namespace"):
             raise Unsayable("metadata/namespace")
@@ -201,7 +224,27 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     if "metadata" in body:
         patch["metadata"] = {**identity["metadata"], **body["metadata"]}
         patch = {k: patch[k] for k in ("apiVersion", "kind", "metadata")} | patch
+    if atomic_lists(new["kind"], body):
+        ops = json_patch(new["kind"], old, new)
+        if _lines(ops) + TARGET_LINES < _lines(patch) + 1 and not _whole_lists(ops):
+            return ops
     return patch
+
+
+def _lines(document: Any) -> int:
+    return dump(document).count("\n")
+
+
+def _whole_lists(ops: list[Obj]) -> bool:
+    return any(isinstance(op.get("value"), list) for op in ops)
+
+
+def _target(key: Key, obj: Obj, kind_names: Counter[tuple[str, str]]) -> dict[str, str]:
+    """kind and name; group and version too when another kind of that name and name exists."""
+    if kind_names[(key.kind, key.name)] <= 1:
+        return {"kind": key.kind, "name": key.name}
+    target = {"group": key.group} if key.group else {}  # core kinds have no group
+    return target | {"version": _version(obj), "kind": key.kind, "name": key.name}
 
 
 def _version(obj: Obj) -> str:

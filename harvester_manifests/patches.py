@@ -12,7 +12,10 @@
 - Image changes go to the kustomization's `images:` and Deployment replica counts to its
   `replicas:` (`kustomize edit set image` and Argo CD's `kustomize.images` keep working).
 - JSON 6902 only for what SMP cannot say (a keyed list SMP cannot keep in order, an emptied
-  list or map): every list index in a path is pinned by a `test` op on the element's key.
+  list or map), or says only by repeating an atomic list whole (an Ingress's host, one of a
+  container's args; kustomize.object_patch picks the shorter): every list index in a path is
+  pinned by a `test` op, on the element's merge key or, in a list without one, on the old
+  value of the scalar being replaced.
 """
 
 from __future__ import annotations
@@ -141,10 +144,56 @@ def json_patch(kind: str, old: Any, new: Any, path: Path = (), pointer: str = ""
                     pin = f"{pointer}/{i}/{_escape(key)}"
                     ops += [{"op": "test", "path": pin, "value": a[key]}, *inner]
             return ops
+        if key is None and len(old) == len(new):
+            pinned = _pinned_scalars(kind, old, new, path, pointer)
+            if pinned is not None:
+                return pinned
         return [{"op": "replace", "path": pointer, "value": new}]
     if old == new and type(old) is type(new):
         return []
     return [{"op": "replace", "path": pointer, "value": new}]
+
+
+def _pinned_scalars(
+    kind: str, old: list[Any], new: list[Any], path: Path, pointer: str
+) -> list[Obj] | None:
+    """A list without a merge key whose elements differ only in scalars: each changed scalar
+    as `test` (its old value) + `replace`, or None. The test pins the element: if the base
+    ever holds something else at that index, the build fails instead of editing it."""
+    ops: list[Obj] = []
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        for op in json_patch(kind, a, b, (*path, "[]"), f"{pointer}/{i}"):
+            if op["op"] == "test":
+                ops.append(op)
+                continue
+            if op["op"] != "replace" or isinstance(op["value"], dict | list):
+                return None
+            was = _at(a, op["path"][len(f"{pointer}/{i}") :])
+            if isinstance(was, dict | list):
+                return None
+            if not ops or ops[-1] != {"op": "test", "path": op["path"], "value": was}:
+                ops.append({"op": "test", "path": op["path"], "value": was})
+            ops.append(op)
+    return ops
+
+
+def _at(obj: Any, pointer: str) -> Any:
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
+def atomic_lists(kind: str, patch: Any, path: Path = ()) -> bool:
+    """Whether a strategic-merge patch holds a list without a merge key (repeated whole)."""
+    if isinstance(patch, dict):
+        return any(atomic_lists(kind, v, (*path, k)) for k, v in patch.items())
+    if isinstance(patch, list):
+        key = merge_key(kind, path) if path else None
+        if key is None:
+            return True
+        return any(atomic_lists(kind, e, (*path, "[]")) for e in patch)
+    return False
 
 
 # --- images: and replicas: ---------------------------------------------------------------------
@@ -159,7 +208,7 @@ def split_image(ref: str) -> tuple[str, str, str]:
     return name, "", digest
 
 
-def _set_image(entry: Obj, ref: str) -> str:
+def set_image(entry: Obj, ref: str) -> str:
     """What kustomize's images transformer makes of `ref` with this entry."""
     name, tag, digest = split_image(ref)
     name = str(entry.get("newName", name))
@@ -215,7 +264,7 @@ def transformers(base: dict[Any, Obj], env: dict[Any, Obj]) -> Transformers:
         if not changed:
             continue
         entry = _image_entry(*changed[0])
-        if all(_set_image(entry, o) == n for o, n in pairs):
+        if all(set_image(entry, o) == n for o, n in pairs):
             images.append(entry)
     result = Transformers(images=sorted(images, key=lambda e: e["name"]))
     by_name = {e["name"]: e for e in result.images}
@@ -234,7 +283,7 @@ def transformers(base: dict[Any, Obj], env: dict[Any, Obj]) -> Transformers:
         for container in _containers(obj):
             found = by_name.get(split_image(container["image"])[0])
             if found is not None:
-                container["image"] = _set_image(found, container["image"])
+                container["image"] = set_image(found, container["image"])
         if count is not None:
             result.replicas.append({"name": obj["metadata"]["name"], "count": count})
             obj["spec"]["replicas"] = count

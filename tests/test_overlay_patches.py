@@ -13,7 +13,7 @@ import yaml
 
 from harvester_manifests.patches import Path as FieldPath
 from harvester_manifests.patches import merge_key, split_image
-from tests.conftest import ENVS, ROOT, index, kustomize_build, run
+from tests.conftest import ENVS, ROOT, index, kustomize_build, run, tool
 
 INDEX = re.compile(r"/(\d+)(?=/|$)")
 
@@ -78,11 +78,91 @@ def test_the_check_catches_a_bare_index() -> None:
     assert unnamed_elements("Deployment", smp) == ["spec/template/spec/containers"]
 
 
-def test_committed_overlays_use_strategic_merge_only() -> None:
-    """Every change of the committed environments can be said as a strategic merge."""
+def test_committed_json_patches_replace_only_tested_scalars() -> None:
+    """A JSON 6902 patch of the committed environments stands for a strategic merge that would
+    repeat an atomic list (an Ingress's tls and rules, container args) whole: each `replace`
+    follows a `test` of the old value at the same path, and no list is written out whole."""
     for env in ENVS:
         for path in patch_files(ROOT / "build" / env):
-            assert isinstance(yaml.safe_load(path.read_text()), dict), path
+            ops: Any = yaml.safe_load(path.read_text())
+            if isinstance(ops, dict):
+                continue
+            assert {op["op"] for op in ops} <= {"test", "replace", "add", "remove"}, path
+            for i, op in enumerate(ops):
+                assert not isinstance(op.get("value"), list), (path, op)
+                if op["op"] == "replace" and INDEX.search(op["path"]):
+                    assert ops[i - 1]["op"] == "test" and ops[i - 1]["path"] == op["path"], op
+
+
+INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: ns}
+spec:
+  tls: [{hosts: [web.example.com], secretName: web-tls}]
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 80}}}
+"""
+
+
+def test_a_host_change_is_a_tested_replace_that_kustomize_applies(tmp_path: Path) -> None:
+    """An Ingress's new host: `test` + `replace` on the two host fields (not the whole tls and
+    rules lists); kustomize and kubectl apply it, and refuse it once the base holds another
+    host at that index."""
+    from harvester_manifests.kustomize import layout_base, layout_overlay
+
+    base = [yaml.safe_load(INGRESS)]
+    wanted = yaml.safe_load(INGRESS.replace("web.example.com", "web.dev.example.com"))
+    for relative, text in layout_base(base).items():
+        write(tmp_path / "base" / relative, text)
+    for relative, text in layout_overlay(base, [wanted], [], None, "ns").items():
+        write(tmp_path / "env" / relative, text)
+    ops = yaml.safe_load((tmp_path / "env" / "patches" / "ingress-web.yaml").read_text())
+    assert [(op["op"], op["path"]) for op in ops] == [
+        ("test", "/spec/tls/0/hosts/0"),
+        ("replace", "/spec/tls/0/hosts/0"),
+        ("test", "/spec/rules/0/host"),
+        ("replace", "/spec/rules/0/host"),
+    ]
+    kustomization = yaml.safe_load((tmp_path / "env" / "kustomization.yaml").read_text())
+    assert kustomization["patches"] == [
+        {"path": "patches/ingress-web.yaml", "target": {"kind": "Ingress", "name": "web"}}
+    ]
+    assert index(kustomize_build(tmp_path / "env")) == index([wanted])
+    result = run(["kubectl", "kustomize", tmp_path / "env"])
+    assert result.returncode == 0, result.stderr
+    assert index([d for d in yaml.safe_load_all(result.stdout) if d]) == index([wanted])
+    # The base moves its rules around: the test op stops the build instead of editing them.
+    moved = yaml.safe_load(INGRESS)
+    moved["spec"]["rules"].insert(0, {**moved["spec"]["rules"][0], "host": "other.example.com"})
+    for relative, text in layout_base([moved]).items():
+        write(tmp_path / "base" / relative, text)
+    refused = run([tool("kustomize"), "build", tmp_path / "env"])
+    assert refused.returncode != 0
+    assert "test" in refused.stderr.lower(), refused.stderr
+
+
+def test_a_keyed_list_change_stays_a_strategic_merge(tmp_path: Path) -> None:
+    """An env var's new value: a strategic merge naming the container and the variable."""
+    from harvester_manifests.kustomize import object_patch
+
+    base = yaml.safe_load(BASE)
+    wanted = yaml.safe_load(BASE)
+    wanted["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"] = "20"
+    patch = object_patch(base, wanted)
+    assert isinstance(patch, dict)
+    assert patch["spec"] == {
+        "template": {
+            "spec": {
+                "containers": [{"name": "a", "env": [{"name": "A"}, {"name": "B", "value": "20"}]}]
+            }
+        }
+    }
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,8 @@ invalid_changes = st.sampled_from(
         {"api": {"resources": {"requests": {"cpu": "-1"}}}},
         {"api": {"resources": {"requests": {"memory": "3Gi"}}}},
         {"api": {"database": {"mode": "sqlite"}, "storage": {"accessMode": "ReadWriteMany"}}},
-        {"api": {"image": {"tag": "latest"}}},
+        # `digest: null` too: a base drawn with a digest stays pinned by it whatever the tag.
+        {"api": {"image": {"tag": "latest", "digest": None}}},
         {"api": {"healthPath": "health"}},
         {"domain": "UPPER.example.com"},
         {"namespace": "Bad_Name"},

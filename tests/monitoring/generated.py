@@ -17,7 +17,7 @@ import yaml
 from harvester_manifests import names
 from harvester_manifests.components.grafana import dashboard_config_map_name
 from harvester_manifests.config.models import Config
-from harvester_manifests.monitoring.rules import CATEGORIES, RULES_SUFFIX
+from harvester_manifests.monitoring.rules import CAPACITY_SUFFIX, CATEGORIES, RULES_SUFFIX
 from tests.conftest import Obj, tool
 
 JSONDict = dict[str, Any]
@@ -45,7 +45,7 @@ class Generated:
     cfg: Config
     objects: dict[tuple[str, str], Obj]
     prometheus_yml: str
-    rule_files: dict[str, str]  # one file per rule group, in CATEGORIES order
+    rule_files: dict[str, str]  # one file per rule group, in rule_groups' order
     alertmanager_yml: str
     dashboard_json: dict[str, str]
 
@@ -114,7 +114,8 @@ def extract(env: str, cfg: Config, objects: dict[tuple[str, str], Obj]) -> Gener
         rule_files={
             name: prometheus[name]
             for category in CATEGORIES
-            if (name := f"{names.PART_OF}-{category}{RULES_SUFFIX}") in prometheus
+            for group in (category, f"{category}{CAPACITY_SUFFIX}")
+            if (name := f"{names.PART_OF}-{group}{RULES_SUFFIX}") in prometheus
         },
         alertmanager_yml=alertmanager["alertmanager.yml"],
         dashboard_json=boards,

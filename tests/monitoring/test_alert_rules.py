@@ -9,27 +9,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from harvester_manifests import names as n
 from harvester_manifests.config.models import Config
+from harvester_manifests.config.quantity import parse_quantity
 from harvester_manifests.monitoring import rules as r
 from harvester_manifests.monitoring.rules import RULES_SUFFIX, alert_rules
 from harvester_manifests.names import PART_OF
 from tests.conftest import ENVS
 
-from .alert_cases import BY_CATEGORY, Fires, Scenario, scenarios
+from .alert_cases import BY_GROUP, Fires, Scenario, scenarios
 from .generated import AlertRule, Generated, expect_ok, promtool, write_yaml
 
-TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+))\s*\}\}")
+TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+)|(\$externalURL))\s*\}\}")
+EXAMPLE_URL = "https://prometheus.example.com"
 
 
-def render(text: str, labels: dict[str, str], value: str | None) -> str:
+def render(
+    text: str, labels: dict[str, str], value: str | None, external_url: str = EXAMPLE_URL
+) -> str:
     """Prometheus' rendering of the template forms the rules use (the rules package's docstring)."""
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(1):
             return labels.get(match.group(1), "")
+        if match.group(2):
+            return external_url
         assert value is not None, f"the scenario must give the rendered $value for {text!r}"
         return value
 
@@ -52,6 +59,21 @@ def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tu
     return {"fired": fired, "silent": silent}
 
 
+def external_url(gen: Generated) -> str:
+    """What Prometheus renders `{{ $externalURL }}` to: its --web.external-url without the
+    trailing slash (Prometheus strips it). Without the flag (no Ingress) the rules do not use
+    it, and the example stands in."""
+    container = gen.objects[("Deployment", n.PROMETHEUS)]["spec"]["template"]["spec"]
+    for arg in container["containers"][0]["args"]:
+        if arg.startswith("--web.external-url="):
+            return str(arg.partition("=")[2]).rstrip("/")
+    return EXAMPLE_URL
+
+
+def n_bytes(size: str) -> str:
+    return str(int(parse_quantity(size)))
+
+
 def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """One promtool test document per rule group and scenario step (its evaluation interval):
     each group's cases (its module of alert_cases/) run against that group's file alone."""
@@ -61,8 +83,9 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
     cases = [
         (group["name"], case)
         for group in gen.rules["groups"]
-        for case in BY_CATEGORY[group["name"].removeprefix(f"{PART_OF}-")](gen.cfg)
+        for case in BY_GROUP[group["name"].removeprefix(f"{PART_OF}-")](gen.cfg)
     ]
+    url = external_url(gen)
     for group, case in cases:
         if case.alert not in names:
             continue  # an alert this environment does not have (see the existence test)
@@ -74,7 +97,7 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
                 {
                     "exp_labels": labels,
                     "exp_annotations": {
-                        key: render(text, labels, fires.value)
+                        key: render(text, labels, fires.value, url)
                         for key, text in rule["annotations"].items()
                     },
                 }
@@ -93,6 +116,7 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
                 "name": f"{case.alert}: {case.name}",
                 "interval": step,
                 "input_series": [{"series": s, "values": v} for s, v in case.series],
+                "external_url": url,
                 "alert_rule_test": [
                     {"eval_time": case.eval_time, "alertname": case.alert, "exp_alerts": expected}
                 ],
@@ -108,8 +132,8 @@ def test_each_groups_cases_are_about_that_groups_alerts(
     gen = generated[env]
     for group in gen.rules["groups"]:
         alerts = {rule["alert"] for rule in group["rules"]}
-        category = group["name"].removeprefix(f"{PART_OF}-")
-        assert {case.alert for case in BY_CATEGORY[category](gen.cfg)} <= alerts, category
+        key = group["name"].removeprefix(f"{PART_OF}-")
+        assert {case.alert for case in BY_GROUP[key](gen.cfg)} <= alerts, key
 
 
 # --- coverage: every alert has a firing and a silent case -----------------------------------
@@ -191,7 +215,11 @@ def test_every_alert_has_severity_category_and_annotations(
         assert alert.severity in r.SEVERITIES
         assert alert.category in r.CATEGORIES
         assert set(alert.labels) == {"severity", "category"}
-        assert alert.group == f"signal-harvester-{alert.category}"
+        assert r.group_category(alert.group) == alert.category
+        assert alert.group in (
+            f"signal-harvester-{alert.category}",
+            f"signal-harvester-{alert.category}{r.CAPACITY_SUFFIX}",
+        )
         annotations = alert.rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}
         assert annotations["summary"] and annotations["description"]
@@ -203,7 +231,38 @@ def test_every_alert_has_severity_category_and_annotations(
 @pytest.mark.parametrize("env", ENVS)
 def test_groups_are_the_categories_in_order(generated: dict[str, Generated], env: str) -> None:
     groups = [g["name"] for g in generated[env].rules["groups"]]
-    assert groups == [f"signal-harvester-{c}" for c in r.CATEGORIES]
+    assert groups == [f"signal-harvester-{key}" for key in BY_GROUP]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_capacity_groups_hold_every_environment_size_and_nothing_else(
+    generated: dict[str, Generated], env: str
+) -> None:
+    """The HPA's maxReplicas and the API volume are written only in the capacity groups, so
+    the other groups' files are the same in every environment (the overlay repeats only the
+    small capacity files)."""
+    gen = generated[env]
+    sizes = {
+        f"({gen.cfg.api.autoscaling.max_replicas})",
+        gen.cfg.api.storage.size,
+        n_bytes(gen.cfg.api.storage.size),
+    }
+    for group in gen.rules["groups"]:
+        text = yaml.safe_dump(group)
+        in_capacity = group["name"].endswith(r.CAPACITY_SUFFIX)
+        if not in_capacity:
+            assert not any(size in text for size in sizes), group["name"]
+    capacity = {a.name for a in gen.alerts() if a.group.endswith(r.CAPACITY_SUFFIX)}
+    assert capacity == {r.API_MAX_REPLICAS, r.DB_SIZE, r.DB_GROWTH}
+    assert gen.cfg.host("prometheus") not in gen.rules_yml
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_non_capacity_rule_files_match_the_base(generated: dict[str, Generated], env: str) -> None:
+    base = generated["prod"].rule_files
+    for name, text in generated[env].rule_files.items():
+        if not name.endswith(f"{r.CAPACITY_SUFFIX}{RULES_SUFFIX}"):
+            assert text == base[name], name
 
 
 def test_every_category_and_severity_is_used(generated: dict[str, Generated]) -> None:
@@ -390,7 +449,7 @@ def test_alertmanager_missing_says_where_to_see_it() -> None:
         text: str = rule["annotations"]["description"]
         return text
 
-    assert "https://prometheus.signal-harvester.example.com/alerts" in description(Config())
+    assert "Alerts page, {{ $externalURL }}/alerts." in description(Config())
     hidden = Config.model_validate({"prometheus": {"ingress": {"enabled": False}}})
     assert "kubectl port-forward -n signal-harvester svc/prometheus" in description(hidden)
 

@@ -24,16 +24,22 @@ named as in scrape.py). An alert about delivery can itself only be delivered whe
 still works: a Prometheus without an Alertmanager shows its alert only on its own Alerts page,
 and a Slack failure alert (critical) needs the critical channel's webhook to work.
 
-Annotation templates use only `{{ $value }}`, `{{ $value | <function> }}` and
-`{{ $labels.<name> }}` (the promtool unit tests render exactly these).
+Annotation templates use only `{{ $value }}`, `{{ $value | <function> }}`,
+`{{ $labels.<name> }}` and `{{ $externalURL }}` (the promtool unit tests render exactly
+these). Prometheus' own URL comes from `$externalURL` (its --web.external-url), not from the
+domain, so the rule text does not change with the environment's domain.
 
 One module per category (as kubernetes-mixin has one alerts/*.libsonnet per area), one rule
 group per category, and one file per group in the prometheus-config ConfigMap: a changed
-threshold changes only its group's file.
+threshold changes only its group's file. The alerts whose expressions must hold an
+environment's size (the HPA's maxReplicas, the API volume) are a category's `capacity_rules`,
+in a group of their own, `<category>-capacity`: an environment's overlay then repeats only
+those few rules, not the whole category.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harvester_manifests import names
@@ -50,7 +56,7 @@ from harvester_manifests.monitoring.rules import (
 from harvester_manifests.monitoring.rules.api import *  # noqa: F403
 from harvester_manifests.monitoring.rules.cache import *  # noqa: F403
 from harvester_manifests.monitoring.rules.common import *  # noqa: F403
-from harvester_manifests.monitoring.rules.common import CATEGORIES
+from harvester_manifests.monitoring.rules.common import CATEGORIES, Rule
 from harvester_manifests.monitoring.rules.database import *  # noqa: F403
 from harvester_manifests.monitoring.rules.discovery import *  # noqa: F403
 from harvester_manifests.monitoring.rules.llm import *  # noqa: F403
@@ -69,14 +75,36 @@ _MODULES = {
 }
 
 
+# The categories with a capacity group (rules whose expressions hold an environment's size).
+_CAPACITY: dict[str, Callable[[Config], list[Rule]]] = {
+    "api": api.capacity_rules,
+    "database": database.capacity_rules,
+}
+CAPACITY_SUFFIX = "-capacity"
+
+
 def rule_groups(cfg: Config) -> list[dict[str, Any]]:
-    """One rule group per category, in CATEGORIES order; empty groups are left out."""
+    """One rule group per category, in CATEGORIES order, each followed by its capacity group
+    when the category has one (`<category>-capacity`); empty groups are left out."""
     groups = []
     for category in CATEGORIES:
-        rules = _MODULES[category].rules(cfg)
-        if rules:
-            groups.append({"name": f"{names.PART_OF}-{category}", "rules": rules})
+        name = f"{names.PART_OF}-{category}"
+        for group, rules in (
+            (name, _MODULES[category].rules(cfg)),
+            (f"{name}{CAPACITY_SUFFIX}", _CAPACITY.get(category, _none)(cfg)),
+        ):
+            if rules:
+                groups.append({"name": group, "rules": rules})
     return groups
+
+
+def _none(cfg: Config) -> list[Rule]:
+    return []
+
+
+def group_category(group_name: str) -> str:
+    """The category whose module a rule group comes from."""
+    return group_name.removeprefix(f"{names.PART_OF}-").removesuffix(CAPACITY_SUFFIX)
 
 
 def alert_rules(cfg: Config) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The API: down, 5xx error rate, latency, saturation, and the HPA at its ceiling."""
+"""The API: down, 5xx error rate, latency, saturation; and (capacity) the HPA at its ceiling."""
 
 from __future__ import annotations
 
@@ -81,20 +81,26 @@ def rules(cfg: Config) -> list[Rule]:
             f"(threshold {number(t.in_progress_per_pod)} for {t.saturation_for}).",
         )
     )
-    autoscaling = cfg.api.autoscaling
-    if autoscaling.enabled:
-        rules.append(
-            alert(
-                cfg,
-                API_MAX_REPLICAS,
-                f"count({q.API_UP}) >= {autoscaling.max_replicas}",
-                t.max_replicas_for,
-                "warning",
-                "api",
-                "API runs at the HPA's maxReplicas",
-                "{{ $value }} API pods are running: the HPA's maxReplicas "
-                f"({autoscaling.max_replicas}) for {t.max_replicas_for}. It cannot scale further; "
-                "raise api.autoscaling.maxReplicas or the pods' capacity.",
-            )
-        )
     return rules
+
+
+def capacity_rules(cfg: Config) -> list[Rule]:
+    """The alerts whose expressions hold the HPA's maxReplicas (an environment's number)."""
+    t = cfg.alerts.api
+    autoscaling = cfg.api.autoscaling
+    if not autoscaling.enabled:
+        return []
+    return [
+        alert(
+            cfg,
+            API_MAX_REPLICAS,
+            f"count({q.API_UP}) >= {autoscaling.max_replicas}",
+            t.max_replicas_for,
+            "warning",
+            "api",
+            "API runs at the HPA's maxReplicas",
+            "{{ $value }} API pods are running: the HPA's maxReplicas "
+            f"({autoscaling.max_replicas}) for {t.max_replicas_for}. It cannot scale further; "
+            "raise api.autoscaling.maxReplicas or the pods' capacity.",
+        )
+    ]

@@ -1,4 +1,4 @@
-"""The database: the SQLite volume filling up or about to, and slow queries."""
+"""The database: slow queries; and (capacity) the SQLite volume filling up or about to."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ DB_SLOW_QUERIES = "SignalHarvesterDatabaseSlowQueries"
 
 
 def rules(cfg: Config) -> list[Rule]:
+    t = cfg.alerts.database
+    return [
+        alert(
+            cfg,
+            DB_SLOW_QUERIES,
+            f"{q.db_query_p95('5m')} > {number(t.query_p95_seconds)}",
+            t.query_for,
+            "warning",
+            "database",
+            "Slow {{ $labels.query_type }} database queries",
+            "p95 of {{ $labels.query_type }} queries is {{ $value | humanizeDuration }} "
+            f"(threshold {seconds_text(t.query_p95_seconds)} for {t.query_for}).",
+        )
+    ]
+
+
+def capacity_rules(cfg: Config) -> list[Rule]:
+    """The alerts whose expressions hold the API volume's size (an environment's number)."""
     t = cfg.alerts.database
     rules: list[Rule] = []
     if cfg.api.database.mode == "sqlite":
@@ -54,17 +72,4 @@ def rules(cfg: Config) -> list[Rule]:
                 f"{size} volume within {t.fills_within}.",
             )
         )
-    rules.append(
-        alert(
-            cfg,
-            DB_SLOW_QUERIES,
-            f"{q.db_query_p95('5m')} > {number(t.query_p95_seconds)}",
-            t.query_for,
-            "warning",
-            "database",
-            "Slow {{ $labels.query_type }} database queries",
-            "p95 of {{ $labels.query_type }} queries is {{ $value | humanizeDuration }} "
-            f"(threshold {seconds_text(t.query_p95_seconds)} for {t.query_for}).",
-        )
-    )
     return rules

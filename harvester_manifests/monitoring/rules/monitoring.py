@@ -39,7 +39,9 @@ def rules(cfg: Config) -> list[Rule]:
     prometheus = q.job(names.PROMETHEUS)
     alertmanager = q.job(names.ALERTMANAGER)
     if cfg.prometheus.ingress.enabled:
-        alerts_page = f"https://{cfg.host('prometheus')}/alerts"
+        # Prometheus knows its own URL (--web.external-url, set with its Ingress): the rule
+        # text stays the same in every environment.
+        alerts_page = "{{ $externalURL }}/alerts"
     else:
         alerts_page = f"/alerts (kubectl port-forward -n {cfg.namespace} svc/{names.PROMETHEUS})"
     by = "sum by (alertmanager)"

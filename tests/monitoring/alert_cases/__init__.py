@@ -28,11 +28,14 @@ from tests.monitoring.alert_cases import (
 )
 from tests.monitoring.alert_cases.common import Fires, Scenario
 
-__all__ = ["BY_CATEGORY", "Fires", "Scenario", "scenarios"]
+__all__ = ["BY_GROUP", "Fires", "Scenario", "scenarios"]
 
-BY_CATEGORY: dict[str, Callable[[Config], list[Scenario]]] = {
+# By rule group name without the "signal-harvester-" prefix: the rules' groups, in order.
+BY_GROUP: dict[str, Callable[[Config], list[Scenario]]] = {
     "api": api.scenarios,
+    "api-capacity": api.capacity_scenarios,
     "database": database.scenarios,
+    "database-capacity": database.capacity_scenarios,
     "discovery": discovery.scenarios,
     "llm": llm.scenarios,
     "cache": cache.scenarios,
@@ -42,4 +45,4 @@ BY_CATEGORY: dict[str, Callable[[Config], list[Scenario]]] = {
 
 
 def scenarios(cfg: Config) -> list[Scenario]:
-    return [s for make in BY_CATEGORY.values() for s in make(cfg)]
+    return [s for make in BY_GROUP.values() for s in make(cfg)]

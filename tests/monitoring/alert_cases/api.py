@@ -1,4 +1,4 @@
-"""Firing and silent cases of the api group's alerts."""
+"""Firing and silent cases of the api and api-capacity groups' alerts."""
 
 from __future__ import annotations
 
@@ -156,9 +156,14 @@ def scenarios(cfg: Config) -> list[Scenario]:
             [],
         ),
     ]
+    return out
+
+
+def capacity_scenarios(cfg: Config) -> list[Scenario]:
+    """The api-capacity group: the HPA at its maxReplicas."""
     most = cfg.api.autoscaling.max_replicas
     pods = [Api(cfg, f"signal-harvester-api-7d9f-{i:05d}") for i in range(most)]
-    out += [
+    return [
         Scenario(
             r.API_MAX_REPLICAS,
             "as many pods as maxReplicas",
@@ -174,4 +179,3 @@ def scenarios(cfg: Config) -> list[Scenario]:
             [],
         ),
     ]
-    return out

@@ -1,4 +1,4 @@
-"""Firing and silent cases of the database group's alerts."""
+"""Firing and silent cases of the database and database-capacity groups' alerts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.monitoring.alert_cases.common import (
 )
 
 
-def scenarios(cfg: Config) -> list[Scenario]:
+def capacity_scenarios(cfg: Config) -> list[Scenario]:
+    """The database-capacity group: the volume filling up or about to."""
     t = cfg.alerts.database
     api = Api(cfg)
     volume = float(parse_quantity(cfg.api.storage.size))
@@ -75,13 +76,18 @@ def scenarios(cfg: Config) -> list[Scenario]:
             step_minutes=5,
         ),
     ]
+    return out
+
+
+def scenarios(cfg: Config) -> list[Scenario]:
+    api = Api(cfg)
     buckets = ("0.001", "0.005", "0.01", "0.05", "0.1", "0.25", "0.5", "1", "+Inf")
 
     def queries(above: str) -> list[tuple[str, str]]:
         per_minute = {le: (100.0 if float(le) > float(above) else 0.0) for le in buckets}
         return _histogram(api, "db_query_duration_seconds", per_minute, 30, query_type="select")
 
-    out += [
+    return [
         # All select queries between 0.1s and 0.25s.
         Scenario(
             r.DB_SLOW_QUERIES,
@@ -92,4 +98,3 @@ def scenarios(cfg: Config) -> list[Scenario]:
         ),
         Scenario(r.DB_SLOW_QUERIES, "fast queries", queries("0.005"), "25m", []),
     ]
-    return out
