@@ -57,11 +57,9 @@ def test_02_config_dir_inside_out_is_refused_and_kept(project: Path) -> None:
     before = snapshot(project / "build")
     result = render_in(project, "--config-dir", "build/overlays")
     assert_input_error(result, project / "build", before, "build: holds the config directory")
-    assert sorted(p.name for p in (project / "build" / "overlays").iterdir()) == [
-        "dev.yaml",
-        "prod.yaml",
-        "staging.yaml",
-    ]
+    assert sorted(p.name for p in (project / "build" / "overlays").iterdir()) == sorted(
+        p.name for p in (project / "overlays").iterdir()
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,15 +124,10 @@ def test_05_render_all_keeps_user_files_and_drops_removed_environments(project: 
     assert not (build / "qa").exists(), "an environment whose overlay is gone is dropped"
     assert (build / "README.md").read_text() == "how we deploy\n"
     assert (build / "notes" / "kustomization.yaml").read_text() == "resources: [../prod]\n"
-    assert sorted(p.name for p in build.iterdir()) == [
-        ".gitignore",
-        "README.md",
-        "base",
-        "dev",
-        "notes",
-        "prod",
-        "staging",
-    ]
+    environments = [p.stem for p in (project / "overlays").glob("*.yaml")]
+    assert sorted(p.name for p in build.iterdir()) == sorted(
+        [".gitignore", "README.md", "base", "notes", *environments]
+    )
 
 
 def test_06_building_the_wheel_leaves_build_alone(tmp_path: Path) -> None:
@@ -475,8 +468,14 @@ def test_21_unwritable_output_names_out_not_the_staging_dir() -> None:
 def test_21_env_file_errors_are_printed_once(out: Path, tmp_path: Path) -> None:
     env_file = tmp_path / "bad.env"
     env_file.write_text(ENV_EXAMPLE.read_text() + "not a setting\n")
+    config = tmp_path / "overlays"
+    config.mkdir()
+    for env in ("dev", "qa", "prod"):  # three environments read the same .env
+        (config / f"{env}.yaml").write_text("secrets: {mode: env-file}\n")
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "all", "--env-file", env_file, "--out", out)
+    result = harvester_gen(
+        "render", "--env", "all", "--config-dir", config, "--env-file", env_file, "--out", out
+    )
     lines = assert_input_error(result, out, before, "bad.env: line")
     assert len(lines) == 1, lines
 
@@ -512,10 +511,14 @@ def test_out_below_a_file(tmp_path: Path) -> None:
 def test_env_file_that_is_not_a_file(
     make: Callable[[Path], None], expected: str, out: Path, tmp_path: Path
 ) -> None:
-    env_file = tmp_path / "odd.env"
+    env_file, config = tmp_path / "odd.env", tmp_path / "overlays"
     make(env_file)
+    config.mkdir()
+    (config / "local.yaml").write_text("secrets: {mode: env-file}\n")  # reads the .env
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "dev", "--env-file", env_file, "--out", out)
+    result = harvester_gen(
+        "render", "--env", "local", "--config-dir", config, "--env-file", env_file, "--out", out
+    )
     lines = assert_input_error(result, out, before, f"odd.env: {expected}")
     assert len(lines) == 1
 

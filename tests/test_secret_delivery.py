@@ -59,7 +59,7 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def without_checksum_key(dotenv: Path) -> Path:
     dotenv.write_text(
-        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
+        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={quoted(CHECKSUM_KEY)}\n", "")
     )
     return dotenv
 
@@ -68,10 +68,18 @@ def env_file(path: Path, **changes: str) -> Path:
     values = {**read_env_file(ENV_EXAMPLE), **TRICKY, **changes}
     values["SEALED_SECRETS_CHECKSUM_KEY"] = CHECKSUM_KEY
     path.write_text(
-        "".join(f"{k}={json.dumps(v) if k in TRICKY else v}\n" for k, v in values.items()),
+        "".join(f"{k}={quoted(v)}\n" for k, v in values.items()),
         encoding="utf-8",
     )
     return path
+
+
+def quoted(value: str) -> str:
+    """A value as the .env grammar (README) reads it back unchanged: single quotes where they
+    can hold it, else double quotes with only \\\\ and \\" escaped."""
+    if "'" not in value and "\\" not in value and "${" not in value:
+        return f"'{value}'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def sealed_setup(tmp_path: Path, cert: Path) -> tuple[Path, Path]:

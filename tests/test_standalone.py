@@ -35,6 +35,7 @@ FORBIDDEN = re.compile(
 # A relative path that starts with ../ (not .../, not part of a longer word).
 RELATIVE = re.compile(r"(?<![\w.~/-])((?:\.\./)+[\w./-]*)")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)")
+KUSTOMIZE_BASE = re.compile(r"(?:\.\./)+base/?")
 
 
 def tracked_files() -> list[Path]:
@@ -57,7 +58,11 @@ def text_of(path: Path) -> str | None:
 def outside_references(path: Path, text: str) -> list[str]:
     """Every path in `text` that names a place outside the repository."""
     found = [f"outside path {m.group(0)!r}" for m in FORBIDDEN.finditer(text)]
-    candidates = [m.group(1) for m in RELATIVE.finditer(text)]
+    # A kustomization's way up to the shared base (`../base`, `../../base`) is a path inside an
+    # output directory, not a reference out of this repository.
+    candidates = [
+        m.group(1) for m in RELATIVE.finditer(text) if not KUSTOMIZE_BASE.fullmatch(m.group(1))
+    ]
     if path.suffix == ".md":
         candidates += [
             link for link in MARKDOWN_LINK.findall(text) if "://" not in link and link[0] != "/"

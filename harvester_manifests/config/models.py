@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StrictInt, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harvester_manifests.config.alerts import AlertThresholds
@@ -298,20 +298,20 @@ class ArgoCdAutomated(Model):
     """Argo CD syncs on every commit; prune deletes what the commit removed, selfHeal undoes
     changes made in the cluster by hand."""
 
-    prune: bool = True
-    self_heal: bool = True
+    prune: Flag = True
+    self_heal: Flag = True
 
 
 class ArgoCdBackoff(Model):
     duration: Duration = "5s"
-    factor: Annotated[int, Field(ge=1, le=10)] = 2
+    factor: Annotated[StrictInt, Field(ge=1, le=10)] = 2
     max_duration: Duration = "3m"
 
 
 class ArgoCdRetry(Model):
     """How often Argo CD retries a failed sync (a webhook or CRD not ready yet), and how fast."""
 
-    limit: Annotated[int, Field(ge=0, le=100)] = 5
+    limit: Annotated[StrictInt, Field(ge=0, le=100)] = 5
     backoff: ArgoCdBackoff = ArgoCdBackoff()
 
 
@@ -518,7 +518,7 @@ class OperatorMonitoring(Model):
     # The labels of the cluster's Prometheus pods, admitted to scrape the API. None: the label
     # prometheus-operator puts on every Prometheus pod it runs.
     prometheus_pod_labels: Labels | None = None
-    alertmanager_config: bool = True  # False: routing is done centrally, emit no AlertmanagerConfig
+    alertmanager_config: Flag = True  # False: routing is done centrally, emit no AlertmanagerConfig
     dashboards: SidecarDashboards = SidecarDashboards()
 
     def prometheus_labels(self) -> dict[str, str]:

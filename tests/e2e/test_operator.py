@@ -34,10 +34,11 @@ from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import rules as r
-from harvester_manifests.secrets import SLACK_KEYS
+from harvester_manifests.secrets import SLACK_KEYS, collect
+from harvester_manifests.stack import build_secrets
 from tests.conftest import ENV_EXAMPLE, OVERLAYS
 from tests.e2e.apiserver import Binaries, Cluster, Etcd, HarnessError, Process, kube_apiserver
-from tests.e2e.conftest import BUILD, Placeholders, Target, materialize
+from tests.e2e.conftest import BUILD, Placeholders, Target, install_crds, materialize
 from tests.e2e.operator import (
     GROUP,
     get_json,
@@ -128,8 +129,15 @@ def stack(
         directory = materialize(Target(f"build/{ENV}", BUILD / ENV), workdir / "src", placeholders)
         with kube_apiserver(workdir, etcd_server, binaries, "/registry-operator") as cluster:
             install_operator_crds(cluster)
+            built = cluster.kubectl("kustomize", str(directory))
+            assert built.returncode == 0, built.stderr
+            install_crds(cluster, [d for d in yaml.safe_load_all(built.stdout) if d])
             apply(cluster, "-f", "-", stdin=yaml.safe_dump_all(monitoring_stack(cfg)))
             apply(cluster, "-k", str(directory))
+            # The Secrets the environment's ExternalSecrets make the External Secrets Operator
+            # write (proven by the Argo CD harness, test_gitops.py), here from .env.example.
+            values = collect(cfg, read_env_file(ENV_EXAMPLE), str(ENV_EXAMPLE))
+            apply(cluster, "-f", "-", stdin=yaml.safe_dump_all(build_secrets(cfg, values)))
             with prometheus_operator(cluster, workdir) as process:
                 yield Stack(cfg, cluster, process, workdir)
     except HarnessError as err:
