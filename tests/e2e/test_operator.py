@@ -234,7 +234,7 @@ def test_rule_files_hold_our_groups(stack: Stack, tmp_path: Path) -> None:
     prefix = f"{stack.cfg.namespace}-{op.RULES}-"
     (ours,) = [content for name, content in files.items() if name.startswith(prefix)]
     groups = yaml.safe_load(ours)["groups"]
-    assert [g["name"] for g in groups] == [f"signal-harvester-{c}" for c in r.CATEGORIES]
+    assert {f"signal-harvester-{c}" for c in r.CATEGORIES} <= {g["name"] for g in groups}
     assert groups == op.rule_groups(stack.cfg)
     out = expect_ok(promtool("check", "rules", write(tmp_path / "ours.yaml", ours)))
     assert "SUCCESS" in out
