@@ -90,7 +90,9 @@ def _die_with_parent() -> None:
 class Process:
     """A started server whose stdout and stderr go to `log`."""
 
-    def __init__(self, name: str, args: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.args = args
         self.log = log
@@ -101,6 +103,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
+            env=env,
         )
 
     def alive(self) -> bool:
@@ -144,7 +147,11 @@ def wait_until(process: Process, probe: Callable[[], bool], what: str) -> None:
 
 
 def start_server(
-    name: str, log: Path, attempt: Callable[[], tuple[list[str], Callable[[], bool]]], what: str
+    name: str,
+    log: Path,
+    attempt: Callable[[], tuple[list[str], Callable[[], bool]]],
+    what: str,
+    env: dict[str, str] | None = None,
 ) -> Process:
     """Start the server that `attempt()` describes (args, readiness probe) and wait.
 
@@ -153,7 +160,7 @@ def start_server(
     """
     for tries in range(1, PORT_ATTEMPTS + 1):
         args, probe = attempt()
-        process = Process(name, args, log)
+        process = Process(name, args, log, env)
         try:
             wait_until(process, probe, what)
             return process
