@@ -299,11 +299,23 @@ def summary(app: Obj) -> str:
     )
 
 
-def wait_established(cluster: Cluster, crds: list[str]) -> None:
-    kubectl_ok(
-        cluster, "wait", "--for=condition=Established", "--timeout=60s",
-        *(f"crd/{name}" for name in crds),
-    )  # fmt: skip
+def wait_established(cluster: Cluster, crds: list[str], timeout: float = 60) -> None:
+    """Every CRD named is served (`kubectl wait` errs on a CRD with no status yet)."""
+    deadline = time.monotonic() + timeout
+    pending = list(crds)
+    while pending:
+        listed = json.loads(kubectl_ok(cluster, "get", "crd", "-o", "json"))["items"]
+        established = {
+            crd["metadata"]["name"]
+            for crd in listed
+            for c in (crd.get("status") or {}).get("conditions") or []
+            if c["type"] == "Established" and c["status"] == "True"
+        }
+        pending = [name for name in pending if name not in established]
+        if pending and time.monotonic() > deadline:
+            raise HarnessError(f"CRDs not established after {timeout:.0f} s: {pending}")
+        if pending:
+            time.sleep(0.2)
 
 
 def install_argocd(cluster: Cluster, binaries: GitOpsBinaries) -> None:
