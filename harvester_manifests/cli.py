@@ -14,10 +14,12 @@ from typing import NoReturn
 import click
 
 from harvester_manifests import __version__
+from harvester_manifests.config.gitops import GitOps
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, RenderError, ToolError
+from harvester_manifests.kustomize import FLAT_KUSTOMIZATION
+from harvester_manifests.render import ARGOCD, resolve_environments
 from harvester_manifests.render import render as render_output
-from harvester_manifests.render import resolve_environments
 
 EXIT_INPUT = 2
 EXIT_FAILURE = 1
@@ -74,13 +76,37 @@ def main() -> None:
     help="Secret values (KEY=VALUE). Default: .env.<env>, else .env, else the placeholders "
     "of .env.example (with a warning).",
 )
-def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None:
+@click.option(
+    "--gitops",
+    "gitops_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Repository-wide Argo CD settings (repoURL, targetRevision, ...). Default: "
+    "gitops.yaml; without it no OUT/argocd/ is rendered.",
+)
+@click.option(
+    "--seal-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Sealed Secrets controller certificate (PEM) for every sealed-secrets environment "
+    "rendered; overrides secrets.sealedSecrets.cert.",
+)
+def render(
+    env: str,
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None,
+    gitops_file: Path | None,
+    seal_cert: Path | None,
+) -> None:
     """Render ENV (or all) into OUT, atomically: OUT is replaced only when all succeeded."""
     try:
-        result = render_output(env, config_dir, out, env_file)
+        result = render_output(
+            env, config_dir, out, env_file, gitops_file=gitops_file, seal_cert=seal_cert
+        )
     except InputError as exc:
         _fail_input(exc)
-    except (RenderError, OSError) as exc:
+    except (RenderError, ToolError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILURE)
     for warning in result.warnings:
@@ -92,6 +118,9 @@ def render(env: str, config_dir: Path, out: Path, env_file: Path | None) -> None
             click.echo(f"  hosts:   {', '.join(summary.hosts)}")
         click.echo(f"  secrets: {summary.secrets}")
         click.echo(f"  output:  {summary.path}  (kubectl apply -k {summary.path})")
+    if result.argocd is not None:
+        click.echo(f"argocd: AppProject and Applications in {result.argocd}")
+        click.echo(f"  bootstrap: kubectl apply -k {result.argocd}")
 
 
 @main.command()
@@ -118,10 +147,16 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
         for name in missing:
             click.echo(f"error: {out / name}: not rendered (run harvester-gen render)", err=True)
         sys.exit(EXIT_INPUT)
+    # build/argocd (Argo CD's objects, when gitops.yaml exists) is checked with every env.
+    argocd = [ARGOCD] if env == "all" and (out / ARGOCD / FLAT_KUSTOMIZATION).exists() else []
     failed = 0
     try:
-        for name in envs:
-            for report in checks.validate_directory(out / name, list(versions) or None):
+        for name in [*envs, *argocd]:
+            # What `kubectl apply -k` takes: with mode env-file, the gitignored secrets/ layer
+            # when it has been rendered (it holds the committed overlay's objects too).
+            local = out / name / "secrets"
+            directory = local if (local / "kustomization.yaml").is_file() else out / name
+            for report in checks.validate_directory(directory, list(versions) or None):
                 click.echo(
                     f"{name:<10} Kubernetes {report.kubernetes_version:<8} "
                     f"resources {report.resources:>3}  valid {report.valid:>3}  "
@@ -141,9 +176,11 @@ def validate(env: str, config_dir: Path, out: Path, versions: tuple[str, ...]) -
 
 
 @main.command()
-def schema() -> None:
+@click.option("--gitops", is_flag=True, help="The schema of gitops.yaml instead.")
+def schema(gitops: bool) -> None:
     """Print the JSON Schema of an overlay file (for editor completion and checks)."""
-    document = Config.model_json_schema(by_alias=True)
+    model: type[Config] | type[GitOps] = GitOps if gitops else Config
+    document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "harvester-gen overlay"
+    document["title"] = "harvester-gen gitops.yaml" if gitops else "harvester-gen overlay"
     click.echo(json.dumps(document, indent=2, sort_keys=True))

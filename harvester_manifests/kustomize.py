@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from harvester_manifests.components.common import Obj
 from harvester_manifests.secrets import SecretSpec, SecretValues
 from harvester_manifests.yamlio import dump
@@ -60,6 +62,24 @@ def layout_base(objects: list[Obj]) -> Files:
     return files
 
 
+# kustomize also reads a file named `Kustomization`; `kubectl apply -f DIR` reads only
+# *.yaml, *.yml and *.json, so that name keeps both ways of applying a flat directory working.
+FLAT_KUSTOMIZATION = "Kustomization"
+
+
+def layout_flat(objects: list[Obj]) -> Files:
+    """One file per object plus a `Kustomization` listing them: for `kubectl apply -k DIR`
+    and `kubectl apply -f DIR` alike (every object names its own namespace)."""
+    files: Files = {}
+    for obj in objects:
+        path = Key.of(obj).file_name
+        if path in files:
+            raise ValueError(f"two objects render to {path}")
+        files[path] = dump(obj)
+    files[FLAT_KUSTOMIZATION] = dump({**KUSTOMIZATION, "resources": list(files)})
+    return files
+
+
 def layout_overlay(
     base: list[Obj],
     env: list[Obj],
@@ -67,7 +87,11 @@ def layout_overlay(
     values: SecretValues | None,
     namespace: str,
 ) -> Files:
-    """The overlay directory's files: kustomization.yaml, patches/, resources/, secrets/."""
+    """The overlay directory's files: kustomization.yaml, patches/, resources/.
+
+    `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
+    layout_env_file_secrets for the gitignored layer that adds the Secrets).
+    """
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
     files: Files = {}
@@ -102,23 +126,48 @@ def layout_overlay(
     kustomization: dict[str, Any] = {**KUSTOMIZATION, "resources": resources}
     if patches:
         kustomization["patches"] = patches
-    if values is not None:
-        kustomization["secretGenerator"] = [
-            {
-                "name": spec.name,
-                "namespace": namespace,
-                "type": "Opaque",
-                "envs": [f"{SECRETS_DIR}/{spec.file_name}"],
-                # The guide's kubectl commands use these exact names; pods roll through the
-                # checksum annotation instead of a name suffix.
-                "options": {"disableNameSuffixHash": True},
-            }
-            for spec in secrets
-        ]
-        for spec in secrets:
-            lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
-            files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
     files["kustomization.yaml"] = dump(kustomization)
+    return dict(sorted(files.items()))
+
+
+def layout_env_file_secrets(
+    base: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+) -> Files:
+    """secrets mode env-file: the gitignored `secrets/` kustomization, paths relative to the
+    environment's directory.
+
+    A whole overlay of its own over the base (kustomize refuses a kustomization that includes
+    its parent directory): the environment's objects with the pod-template checksum annotations
+    that roll the pods when a value changes, plus the Secrets from the rendered .env files
+    (secretGenerator). `kubectl apply -k build/<env>/secrets` applies the environment with its
+    Secrets; the committed `build/<env>` builds from a clean clone without them.
+    """
+    objects = [o for o in applied if o["kind"] != "Secret"]
+    namespaces = {
+        o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
+    }
+    overlay = layout_overlay(base, objects, secrets, None, "")
+    kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    kustomization["resources"] = [
+        "../../base" if r == "../base" else r for r in kustomization["resources"]
+    ]
+    kustomization["secretGenerator"] = [
+        {
+            "name": spec.name,
+            "namespace": namespaces[spec.name],
+            "type": "Opaque",
+            "envs": [spec.file_name],
+            # The guide's kubectl commands use these exact names; pods roll through the
+            # checksum annotation instead of a name suffix.
+            "options": {"disableNameSuffixHash": True},
+        }
+        for spec in secrets
+    ]
+    files = {f"{SECRETS_DIR}/{path}": content for path, content in overlay.items()}
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
+    for spec in secrets:
+        lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
+        files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
     return dict(sorted(files.items()))
 
 

@@ -16,16 +16,30 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harvester_manifests.argocd import argocd_objects, destination_clashes
 from harvester_manifests.checks import broken_references
 from harvester_manifests.config.envfile import read_env_file
+from harvester_manifests.config.gitops import GitOps, gitops_path, load_gitops
 from harvester_manifests.config.loader import config_path, environments, load_config
 from harvester_manifests.config.models import Config
+from harvester_manifests.delivery import Delivery, Sources, deliver
 from harvester_manifests.errors import InputError, Problem, RenderError
-from harvester_manifests.kustomize import Files, layout_base, layout_overlay
-from harvester_manifests.secrets import SecretValues, collect, refuse_leaks, secret_specs
+from harvester_manifests.kustomize import (
+    SECRETS_DIR,
+    Files,
+    layout_base,
+    layout_env_file_secrets,
+    layout_flat,
+    layout_overlay,
+)
+from harvester_manifests.secrets import SecretValues, secret_specs
 from harvester_manifests.stack import build_stack, render_environment
 
-GITIGNORE = "# Secret values rendered from the operator's .env: never commit them.\n*.env\n"
+ARGOCD = "argocd"  # the output's directory of Argo CD objects (owned like base/)
+GITIGNORE = (
+    "# Secret values rendered from the operator's .env (mode env-file): never commit them.\n"
+    "*.env\n/*/secrets/\n"
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +48,7 @@ class EnvironmentSummary:
     kinds: dict[str, int]
     hosts: list[str]
     path: Path
-    secrets: str  # "from <file>", or "external"
+    secrets: str  # how the Secrets are delivered (delivery.Delivery.source)
 
 
 @dataclass
@@ -44,6 +58,7 @@ class RenderPlan:
     files: Files = field(default_factory=dict)
     environments: list[EnvironmentSummary] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    argocd: Path | None = None  # where Argo CD's objects go, when there is a gitops.yaml
 
 
 def resolve_environments(requested: str, config_dir: Path) -> list[str]:
@@ -101,39 +116,72 @@ def placeholder_warnings(values: SecretValues, env_path: Path, root: Path) -> li
 
 
 def plan(
-    envs: list[str], config_dir: Path, out: Path, env_file: Path | None, root: Path
+    envs: list[str],
+    config_dir: Path,
+    out: Path,
+    env_file: Path | None,
+    root: Path,
+    gitops_file: Path | None = None,
+    seal_cert: Path | None = None,
 ) -> RenderPlan:
-    """Validate every environment and compute every file; collect every problem first."""
+    """Validate every environment and compute every file; collect every problem first.
+
+    With a gitops.yaml (`gitops_file`, else <root>/gitops.yaml), argocd/ holds Argo CD's
+    objects for *every* environment of config_dir, whichever were asked for.
+    """
     problems: list[Problem] = []
+    gitops: GitOps | None = None
+    try:
+        gitops = load_gitops(gitops_file or gitops_path(root))
+    except InputError as exc:
+        problems += exc.problems
     warnings: list[str] = []
-    configs: dict[str, tuple[Config, SecretValues | None, str]] = {}
+    configs: dict[str, tuple[Config, Delivery]] = {}
     for env in envs:
         try:
             cfg = load_config(config_dir, env)
-            values, source = None, "external"
-            if cfg.secrets.source == "env-file":
-                path = env_file_for(env, env_file, root)
-                values = collect(cfg, read_env_file(path), str(path))
-                refuse_leaks(values, config_path(config_dir, env))
-                source = f"from {path}"
-                warnings += [f"{env}: {w}" for w in placeholder_warnings(values, path, root)]
-            configs[env] = (cfg, values, source)
+            path = env_file_for(env, env_file, root)
+            delivered = deliver(env, cfg, Sources(config_dir, path, out / env, seal_cert))
+            if delivered.values is not None:
+                warnings += [
+                    f"{env}: {w}" for w in placeholder_warnings(delivered.values, path, root)
+                ]
+            configs[env] = (cfg, delivered)
         except InputError as exc:
             problems += exc.problems
+    argocd_configs: dict[str, Config] = {}
+    if gitops is not None and not problems:
+        for env in environments(config_dir):
+            try:
+                argocd_configs[env] = (
+                    configs[env][0] if env in configs else load_config(config_dir, env)
+                )
+            except InputError as exc:
+                problems += exc.problems
+        sources = {env: str(config_path(config_dir, env)) for env in argocd_configs}
+        warnings += destination_clashes(argocd_configs, sources)
     if problems:
         raise InputError(problems)
 
     result = RenderPlan(warnings=warnings)
+    if gitops is not None:
+        stacks = {env: render_environment(cfg, None) for env, cfg in argocd_configs.items()}
+        argocd = argocd_objects(gitops, argocd_configs, stacks)
+        result.files.update({f"{ARGOCD}/{p}": c for p, c in layout_flat(argocd).items()})
+        result.argocd = out / ARGOCD
     base = build_stack(Config())
     result.files.update({f"base/{p}": c for p, c in layout_base(base).items()})
-    for env, (cfg, values, source) in configs.items():
-        objects = render_environment(cfg, values)
+    for env, (cfg, delivered) in configs.items():
+        objects = delivered.applied
         broken = broken_references(objects)
         if broken:
             raise RenderError(
                 f"{env}: the generator produced inconsistent objects: " + "; ".join(broken)
             )
-        overlay = layout_overlay(base, objects, secret_specs(cfg), values, cfg.namespace)
+        specs = secret_specs(cfg)
+        overlay = layout_overlay(base, delivered.committed, specs, None, cfg.namespace)
+        if delivered.local_layer and delivered.values is not None:
+            overlay |= layout_env_file_secrets(base, objects, specs, delivered.values)
         result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
         result.environments.append(
             EnvironmentSummary(
@@ -144,8 +192,8 @@ def plan(
                     for c in ("api", "prometheus", "grafana", "alertmanager")
                     if getattr(cfg, c).ingress.enabled
                 ],
-                path=out / env,
-                secrets=source,
+                path=out / env / SECRETS_DIR if delivered.local_layer else out / env,
+                secrets=delivered.source,
             )
         )
     result.files[".gitignore"] = GITIGNORE
@@ -158,11 +206,13 @@ def render(
     out: Path,
     env_file: Path | None = None,
     root: Path | None = None,
+    gitops_file: Path | None = None,
+    seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
     envs = resolve_environments(requested, config_dir)
-    result = plan(envs, config_dir, out, env_file, root or Path())
-    keep = None if requested == "all" else {"base", *envs}
+    result = plan(envs, config_dir, out, env_file, root or Path(), gitops_file, seal_cert)
+    keep = None if requested == "all" else {"base", ARGOCD, *envs}
     write_atomically(out, result.files, replace_all=keep is None, replaced=keep or set())
     return result
 

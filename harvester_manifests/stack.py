@@ -11,6 +11,7 @@ from harvester_manifests.components.common import Obj
 from harvester_manifests.components.namespace import build_namespace
 from harvester_manifests.config.models import Config
 from harvester_manifests.secrets import SecretValues, secret_specs
+from harvester_manifests.syncwaves import with_sync_waves
 
 SECRETS_CHECKSUM = "harvester-gen/secrets-checksum"
 
@@ -57,8 +58,9 @@ def with_secret_checksums(objects: list[Obj], values: SecretValues) -> list[Obj]
 
 
 def render_environment(cfg: Config, values: SecretValues | None) -> list[Obj]:
-    """What `kubectl apply -k build/<env>` creates: the stack, plus Secrets from the .env."""
+    """What `kubectl apply -k build/<env>` creates: the stack, plus Secrets from the .env,
+    with Argo CD's sync waves where ordering matters (syncwaves.py)."""
     objects = build_stack(cfg)
-    if values is None:
-        return objects
-    return with_secret_checksums(objects, values) + build_secrets(cfg, values)
+    if values is not None:
+        objects = with_secret_checksums(objects, values) + build_secrets(cfg, values)
+    return with_sync_waves(objects)

@@ -1,16 +1,19 @@
 """Validate rendered manifests with the pinned kustomize and kubeconform in bin/.
 
-`make setup` (mk/tools.mk) builds the binaries into ``bin/`` and the offline
-Kubernetes JSON schemas into ``.cache/k8s-schemas/`` (tools/k8s_schemas.py). Both are
-looked for next to the repository this package lives in (an editable install), else
-in the current working directory; ``HARVESTER_BIN`` and ``HARVESTER_SCHEMAS`` point
-elsewhere. Anything missing raises :class:`ToolError`, which says to run
-``make setup``.
+`make setup` (mk/tools.mk) builds the binaries into ``bin/``, the offline
+Kubernetes JSON schemas into ``.cache/k8s-schemas/`` (tools/k8s_schemas.py) and
+the custom resources' schemas (Argo CD, External Secrets, Sealed Secrets) into
+``.cache/crd-schemas/`` (mk/crds.mk, tools/crd_schemas.py). All are looked for next
+to the repository this package lives in (an editable install), else in the current
+working directory; ``HARVESTER_BIN``, ``HARVESTER_SCHEMAS`` and
+``HARVESTER_CRD_SCHEMAS`` point elsewhere. Anything missing raises
+:class:`ToolError`, which says to run ``make setup``.
 
 kubeconform runs with ``-strict`` (a field the schema does not know, or a key given
-twice, is an error) and the local schema folder as its only
-``-schema-location``: it never reaches for the network, and a kind without a schema
-(a CRD, a typo) is an error, never skipped. This module never prints or exits.
+twice, is an error) and two local ``-schema-location``s, the Kubernetes one first,
+then the CRD one: it never reaches for the network, and a kind with no schema in
+either (an unknown CRD, a typo) is an error, never skipped. This module never
+prints or exits.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from harvester_manifests.errors import ToolError
 
 __all__ = [
     "BIN_ENV",
+    "CRD_SCHEMAS_ENV",
     "SCHEMAS_ENV",
     "KubeconformReport",
     "ResourceResult",
     "ToolError",
     "UnsupportedKubernetesVersion",
     "bin_dir",
+    "crd_schemas_dir",
     "kubeconform",
     "kustomize_build",
     "schemas_dir",
@@ -44,11 +49,17 @@ __all__ = [
 
 BIN_ENV = "HARVESTER_BIN"
 SCHEMAS_ENV = "HARVESTER_SCHEMAS"
+CRD_SCHEMAS_ENV = "HARVESTER_CRD_SCHEMAS"
+CRD_INDEX_FILE = "index.json"
 VERSIONS_FILE = "versions.txt"
 # kubeconform's own template for its schema repository, rooted in the local cache.
 SCHEMA_TEMPLATE = (
     "{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}"
     "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
+)
+# tools/crd_schemas.py's layout: one file per CRD group, kind and served version.
+CRD_SCHEMA_TEMPLATE = (
+    "standalone{{ .StrictSuffix }}/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
 )
 TIMEOUT_SECONDS = 300.0
 _SETUP_HINT = "run `make setup`"
@@ -123,6 +134,11 @@ def schemas_dir() -> Path:
     return Path(override) if override else _project_root() / ".cache" / "k8s-schemas"
 
 
+def crd_schemas_dir() -> Path:
+    override = os.environ.get(CRD_SCHEMAS_ENV)
+    return Path(override) if override else _project_root() / ".cache" / "crd-schemas"
+
+
 def tool(name: str) -> Path:
     """The path of a pinned tool in bin/; ToolError if it is not there."""
     path = bin_dir() / name
@@ -195,7 +211,8 @@ def _messages(
     if status == "error" and msg.startswith("could not find schema"):
         return (
             f"{msg}: no offline schema for {api_version} {kind} in Kubernetes {version}"
-            " (only built-in kinds are known; nothing is fetched)",
+            " (only built-in kinds and the CRDs pinned in mk/crds.mk are known;"
+            " nothing is fetched)",
         )
     parts = _CAUSE.split(msg)  # [header, path, text, path, text, ...]
     causes = [
@@ -234,6 +251,11 @@ def kubeconform(manifests: str, kubernetes_version: str) -> KubeconformReport:
     strict_folder = schemas / f"v{version}-standalone-strict"
     if not strict_folder.is_dir():
         raise ToolError(f"schema cache {schemas} has no {strict_folder.name}: {_SETUP_HINT}")
+    crd_schemas = crd_schemas_dir().resolve()
+    if not (crd_schemas / CRD_INDEX_FILE).is_file():
+        raise ToolError(
+            f"no CRD schema cache at {crd_schemas}: {_SETUP_HINT} (or set {CRD_SCHEMAS_ENV})"
+        )
     args: list[str | Path] = [
         tool("kubeconform"),
         "-strict",
@@ -247,6 +269,8 @@ def kubeconform(manifests: str, kubernetes_version: str) -> KubeconformReport:
         version,
         "-schema-location",
         f"{schemas}/{SCHEMA_TEMPLATE}",
+        "-schema-location",
+        f"{crd_schemas}/{CRD_SCHEMA_TEMPLATE}",
         "-",
     ]
     result = _run(args, stdin=manifests)

@@ -14,12 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.config.models import Config
+from harvester_manifests.delivery import Sources, deliver
 from harvester_manifests.render import render
-from harvester_manifests.secrets import collect
-from harvester_manifests.stack import render_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
@@ -57,10 +55,33 @@ def index(objects: list[Obj]) -> dict[tuple[str, str], Obj]:
     return result
 
 
-def direct_render(env: str, config_dir: Path = OVERLAYS) -> list[Obj]:
+def direct_render(
+    env: str, config_dir: Path = OVERLAYS, env_file: Path = ENV_EXAMPLE, out: Path | None = None
+) -> list[Obj]:
+    """What the environment's secrets mode delivers to the cluster, computed in memory."""
     cfg = load_config(config_dir, env)
-    values = collect(cfg, read_env_file(ENV_EXAMPLE), str(ENV_EXAMPLE))
-    return render_environment(cfg, values)
+    previous = out / env if out is not None else config_dir / "no-previous-render"
+    return deliver(env, cfg, Sources(config_dir, env_file, previous)).applied
+
+
+def apply_dir(out: Path, env: str) -> Path:
+    """The directory `kubectl apply -k` takes: build/<env>/secrets in mode env-file."""
+    local = out / env / "secrets"
+    return local if (local / "kustomization.yaml").is_file() else out / env
+
+
+def delivered_secrets(objects: dict[tuple[str, str], Obj]) -> dict[str, set[str]]:
+    """Each Secret the objects deliver, with its keys: a Secret itself, or what an
+    ExternalSecret or SealedSecret makes the operator or controller write."""
+    result: dict[str, set[str]] = {}
+    for (kind, name), obj in objects.items():
+        if kind == "Secret":
+            result[name] = set(obj.get("data", {}))
+        elif kind == "ExternalSecret":
+            result[obj["spec"]["target"]["name"]] = {d["secretKey"] for d in obj["spec"]["data"]}
+        elif kind == "SealedSecret":
+            result[name] = set(obj["spec"]["encryptedData"])
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +92,32 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+LOCAL = "local"  # a scratch environment in secrets mode env-file (no committed one uses it)
+
+
+@pytest.fixture(scope="session")
+def env_file_overlays(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """overlays/ with `local`: dev's settings, secrets from the .env (mode env-file)."""
+    config_dir = tmp_path_factory.mktemp("env-file") / "overlays"
+    config_dir.mkdir()
+    overlay = yaml.safe_load((OVERLAYS / "dev.yaml").read_text())
+    overlay["secrets"] = {"mode": "env-file"}
+    (config_dir / f"{LOCAL}.yaml").write_text(yaml.safe_dump(overlay))
+    return config_dir
+
+
+@pytest.fixture(scope="session")
+def env_file_rendered(env_file_overlays: Path) -> Path:
+    """`local` rendered from .env.example: build/local/ plus the gitignored build/local/secrets/."""
+    out = env_file_overlays.parent / "build"
+    render(LOCAL, env_file_overlays, out, ENV_EXAMPLE, ROOT)
+    return out
+
+
 @pytest.fixture(scope="session")
 def built(rendered: Path) -> dict[str, dict[tuple[str, str], Obj]]:
     """What `kustomize build <out>/<env>` gives for each environment, by (kind, name)."""
-    return {env: index(kustomize_build(rendered / env)) for env in ENVS}
+    return {env: index(kustomize_build(apply_dir(rendered, env))) for env in ENVS}
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,9 @@ def test_validate_every_environment_and_version(rendered: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     versions = (ROOT / ".cache" / "k8s-schemas" / "versions.txt").read_text().split()
-    assert len(lines) == 3 * len(versions)
+    # dev, staging, prod and build/argocd (rendered because gitops.yaml exists)
+    assert len(lines) == 4 * len(versions)
+    assert sum(line.startswith("argocd ") for line in lines) == len(versions)
     assert all("invalid 0  errors 0  skipped 0" in line for line in lines)
 
 
@@ -68,6 +70,17 @@ def test_schema_is_the_overlay_format() -> None:
     )
     api = schema["$defs"]["Api"]["properties"]
     assert "autoscaling" in api and "logLevel" in api, "keys are camelCase, as in the overlays"
+
+
+def test_schema_of_gitops_yaml() -> None:
+    result = harvester_gen("schema", "--gitops")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["repoURL"]
+    assert {"repoURL", "targetRevision", "path", "namespace", "project"} == set(
+        schema["properties"]
+    )
 
 
 @pytest.mark.parametrize("command", [[], ["render"], ["validate"], ["schema"]])

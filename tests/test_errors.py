@@ -130,7 +130,10 @@ def test_every_problem_is_reported_at_once(
     assert len(lines) == 3
 
 
-def test_missing_env_key(tmp_path: Path, out: Path) -> None:
+def test_missing_env_key(
+    tmp_path: Path, out: Path, write_overlay: Callable[[str, str], Path]
+) -> None:
+    config_dir = write_overlay("local", "")  # the default mode: env-file
     env_file = tmp_path / ".env"
     env_file.write_text(
         "\n".join(
@@ -140,23 +143,27 @@ def test_missing_env_key(tmp_path: Path, out: Path) -> None:
         )
     )
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "prod", "--env-file", env_file, "--out", out)
+    result = render_overlays(config_dir, "local", out, env_file)
     assert_input_error(result, out, before, f"{env_file}: OPENAI_API_KEY: missing")
 
 
-def test_missing_env_file(tmp_path: Path, out: Path) -> None:
+def test_missing_env_file(
+    tmp_path: Path, out: Path, write_overlay: Callable[[str, str], Path]
+) -> None:
+    config_dir = write_overlay("local", "")
     before = snapshot(out)
-    result = harvester_gen(
-        "render", "--env", "prod", "--env-file", tmp_path / "nope.env", "--out", out
-    )
+    result = render_overlays(config_dir, "local", out, tmp_path / "nope.env")
     assert_input_error(result, out, before, "nope.env: no such file (copy .env.example")
 
 
-def test_malformed_env_line(tmp_path: Path, out: Path) -> None:
+def test_malformed_env_line(
+    tmp_path: Path, out: Path, write_overlay: Callable[[str, str], Path]
+) -> None:
+    config_dir = write_overlay("local", "")
     env_file = tmp_path / ".env"
     env_file.write_text(ENV_EXAMPLE.read_text() + "this is not a setting\n")
     before = snapshot(out)
-    result = harvester_gen("render", "--env", "prod", "--env-file", env_file, "--out", out)
+    result = render_overlays(config_dir, "local", out, env_file)
     assert_input_error(result, out, before, ".env: line", "expected KEY=VALUE")
 
 
@@ -206,37 +213,54 @@ def test_rendering_one_environment_keeps_the_others(out: Path) -> None:
     assert "dev: " in result.stdout and "kubectl apply -k" in result.stdout
 
 
-def test_without_a_dotenv_render_uses_the_placeholders_and_says_so(tmp_path: Path) -> None:
-    """A fresh clone has no .env: render reproduces the committed build/ and warns."""
+def test_a_fresh_clone_renders_the_committed_build_without_any_dotenv(tmp_path: Path) -> None:
+    """Every committed environment uses a GitOps secrets mode: render needs no .env at all."""
     shutil.copytree(OVERLAYS, tmp_path / "overlays")
-    shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    shutil.copy(ROOT / "gitops.yaml", tmp_path / "gitops.yaml")  # committed, like overlays/
     result = harvester_gen("render", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "warning: prod: secrets come from .env.example: placeholders" in result.stderr
-    fresh = {k: v for k, v in snapshot(tmp_path / "build").items() if not k.endswith(".env")}
-    committed = {k: v for k, v in snapshot(ROOT / "build").items() if not k.endswith(".env")}
+    assert "warning" not in result.stderr
+    fresh = snapshot(tmp_path / "build")
+    committed = {k: v for k, v in snapshot(ROOT / "build").items() if "/secrets/" not in k}
     assert fresh == committed
 
 
+def env_file_overlays(tmp_path: Path, *envs: str) -> None:
+    """A scratch overlays/ with empty env-file environments (the default mode)."""
+    (tmp_path / "overlays").mkdir()
+    for env in envs:
+        (tmp_path / "overlays" / f"{env}.yaml").write_text("")
+
+
+def test_without_a_dotenv_env_file_mode_uses_the_placeholders_and_says_so(
+    tmp_path: Path,
+) -> None:
+    env_file_overlays(tmp_path, "local")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
+    result = harvester_gen("render", "--out", "build", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning: local: secrets come from .env.example: placeholders" in result.stderr
+
+
 def test_a_dotenv_with_placeholders_left_in_is_reported(tmp_path: Path) -> None:
-    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    env_file_overlays(tmp_path, "local")
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")
     text = ENV_EXAMPLE.read_text().replace("replace-with-openai-api-key", "sk-real-value")
     (tmp_path / ".env").write_text(text)
-    result = harvester_gen("render", "--env", "prod", "--out", "build", cwd=tmp_path)
+    result = harvester_gen("render", "--env", "local", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "warning: prod: .env: still the .env.example placeholder:" in result.stderr
+    assert "warning: local: .env: still the .env.example placeholder:" in result.stderr
     assert "signal-harvester-api-keys/X_BEARER_TOKEN" in result.stderr
     assert "OPENAI_API_KEY" not in result.stderr
 
 
 def test_an_environments_own_dotenv_wins(tmp_path: Path) -> None:
-    shutil.copytree(OVERLAYS, tmp_path / "overlays")
+    env_file_overlays(tmp_path, "local", "qa")
     (tmp_path / ".env").write_text(
         ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "shared-key-123")
     )
-    (tmp_path / ".env.prod").write_text(
-        ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "prod-key-456")
+    (tmp_path / ".env.local").write_text(
+        ENV_EXAMPLE.read_text().replace("replace-with-harvest-api-key", "local-key-456")
     )
     result = harvester_gen("render", "--out", "build", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -244,6 +268,6 @@ def test_an_environments_own_dotenv_wins(tmp_path: Path) -> None:
     def api_keys(env: str) -> str:
         return (tmp_path / "build" / env / "secrets" / "signal-harvester-api-keys.env").read_text()
 
-    assert "HARVEST_API_KEY=prod-key-456\n" in api_keys("prod")
-    assert "HARVEST_API_KEY=shared-key-123\n" in api_keys("dev")
-    assert "secrets: from .env.prod" in result.stdout and "secrets: from .env\n" in result.stdout
+    assert "HARVEST_API_KEY=local-key-456\n" in api_keys("local")
+    assert "HARVEST_API_KEY=shared-key-123\n" in api_keys("qa")
+    assert "secrets: from .env.local," in result.stdout and "secrets: from .env," in result.stdout

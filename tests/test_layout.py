@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,11 +13,14 @@ from harvester_manifests.render import render
 from tests.conftest import (
     ENV_EXAMPLE,
     ENVS,
+    LOCAL,
     OVERLAYS,
     ROOT,
     Obj,
+    apply_dir,
     direct_render,
     index,
+    kubeconform_accepts,
     kustomize_build,
     run,
 )
@@ -39,7 +43,7 @@ def tree(directory: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_kustomize_build_equals_direct_render(env: str, rendered: Path) -> None:
-    built = {k: normalized(o) for k, o in index(kustomize_build(rendered / env)).items()}
+    built = {k: normalized(o) for k, o in index(kustomize_build(apply_dir(rendered, env))).items()}
     direct = {k: normalized(o) for k, o in index(direct_render(env)).items()}
     assert sorted(built) == sorted(direct)
     for key, obj in direct.items():
@@ -48,10 +52,10 @@ def test_kustomize_build_equals_direct_render(env: str, rendered: Path) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_kubectl_kustomize_agrees_with_pinned_kustomize(env: str, rendered: Path) -> None:
-    result = run(["kubectl", "kustomize", rendered / env])
+    result = run(["kubectl", "kustomize", apply_dir(rendered, env)])
     assert result.returncode == 0, result.stderr
     by_kubectl = index([d for d in yaml.safe_load_all(result.stdout) if d])
-    by_kustomize = index(kustomize_build(rendered / env))
+    by_kustomize = index(kustomize_build(apply_dir(rendered, env)))
     assert {k: normalized(o) for k, o in by_kubectl.items()} == {
         k: normalized(o) for k, o in by_kustomize.items()
     }
@@ -90,13 +94,15 @@ def test_no_secret_file_is_tracked_by_git() -> None:
     assert ignored.returncode == 0, "rendered secret files must be gitignored"
 
 
-def test_no_secret_value_in_non_secret_files(rendered: Path) -> None:
+def test_no_secret_value_in_non_secret_files(rendered: Path, env_file_rendered: Path) -> None:
     values = [
         line.split("=", 1)[1]
         for line in ENV_EXAMPLE.read_text().splitlines()
         if "=" in line and not line.startswith("#")
     ]
-    for path, content in tree(rendered).items():
+    files = tree(rendered) | {f"env-file/{k}": v for k, v in tree(env_file_rendered).items()}
+    assert [k for k in files if k.endswith(".env")], "the env-file render has its .env files"
+    for path, content in files.items():
         if path.endswith(".env"):
             continue
         text = content.decode()
@@ -104,23 +110,67 @@ def test_no_secret_value_in_non_secret_files(rendered: Path) -> None:
 
 
 def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
-    """prod is the guide, so its overlay carries only secrets and their checksums."""
+    """prod is the guide, so its overlay only adds how its Secrets are delivered: the
+    ExternalSecrets, and sync wave -1 on the Namespace they live in (syncwaves.py)."""
     patches = sorted(p.name for p in (rendered / "prod" / "patches").iterdir())
-    assert patches == [
-        "deployment-alertmanager.yaml",
-        "deployment-grafana.yaml",
-        "deployment-signal-harvester-api.yaml",
+    assert patches == ["namespace-signal-harvester.yaml"]
+    ops = yaml.safe_load((rendered / "prod" / "patches" / patches[0]).read_text())
+    assert ops == [
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"argocd.argoproj.io/sync-wave": "-1"},
+        }
     ]
-    for name in patches:
-        ops = yaml.safe_load((rendered / "prod" / "patches" / name).read_text())
-        assert [op["path"].startswith("/spec/template/metadata/annotations") for op in ops] == [
-            True
-        ]
+    kustomization = yaml.safe_load((rendered / "prod" / "kustomization.yaml").read_text())
+    assert kustomization["resources"][0] == "../base"
+    assert {Path(r).name.split("-", 1)[0] for r in kustomization["resources"][1:]} == {
+        "externalsecret"
+    }
 
 
-def test_secret_files_are_private(rendered: Path) -> None:
-    for path in (rendered / "prod" / "secrets").iterdir():
+def test_secret_files_are_private(env_file_rendered: Path) -> None:
+    files = list((env_file_rendered / LOCAL / "secrets").glob("*.env"))
+    assert files
+    for path in files:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+
+
+def test_env_file_secrets_layer_builds_to_the_direct_render(
+    env_file_rendered: Path, env_file_overlays: Path
+) -> None:
+    """kubectl apply -k build/<env>/secrets: the environment, its Secrets and checksums."""
+    built = {
+        k: normalized(o)
+        for k, o in index(kustomize_build(env_file_rendered / LOCAL / "secrets")).items()
+    }
+    direct = {k: normalized(o) for k, o in index(direct_render(LOCAL, env_file_overlays)).items()}
+    assert built == direct
+    assert {k for k in built if k[0] == "Secret"} == {
+        ("Secret", "signal-harvester-api-keys"),
+        ("Secret", "alertmanager-slack-urls"),
+        ("Secret", "grafana-admin"),
+    }
+    api = built[("Deployment", "signal-harvester-api")]["spec"]["template"]["metadata"]
+    assert "harvester-gen/secrets-checksum" in api["annotations"]
+
+
+def test_env_file_mode_commits_what_builds_without_the_env(
+    env_file_rendered: Path, tmp_path: Path
+) -> None:
+    """What git keeps of an env-file render (no secrets/) builds, and holds no generator."""
+    gitignore = (env_file_rendered / ".gitignore").read_text().splitlines()
+    assert "/*/secrets/" in gitignore and "*.env" in gitignore
+    copy = tmp_path / "build"
+    shutil.copytree(
+        env_file_rendered, copy, ignore=lambda d, names: ["secrets"] if d.endswith(LOCAL) else []
+    )
+    assert not (copy / LOCAL / "secrets").exists()
+    kustomization = yaml.safe_load((copy / LOCAL / "kustomization.yaml").read_text())
+    assert "secretGenerator" not in kustomization
+    objects = index(kustomize_build(copy / LOCAL))
+    assert not [k for k in objects if k[0] == "Secret"]
+    assert kubeconform_accepts(copy / LOCAL)
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -18,14 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harvester_manifests.cli import main
-from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config, merge
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError
 from harvester_manifests.render import render
-from harvester_manifests.secrets import collect
-from harvester_manifests.stack import render_environment
-from tests.conftest import ENV_EXAMPLE, ROOT, index, kubeconform_accepts, kustomize_build
+from tests.conftest import (
+    ENV_EXAMPLE,
+    ROOT,
+    apply_dir,
+    direct_render,
+    index,
+    kubeconform_accepts,
+    kustomize_build,
+)
 from tests.test_layout import normalized
 
 cpu = st.sampled_from(["50m", "100m", "250m", "500m"])  # x 8 replicas fits one 4-CPU node
@@ -51,7 +56,18 @@ def overlays(draw: st.DrawFn) -> dict[str, Any]:
                 st.sampled_from([[], ["10.0.0.0/8"], ["192.0.2.0/24", "10.0.0.0/8"]])
             ),
         },
-        "secrets": {"source": draw(st.sampled_from(["env-file", "external"]))},
+        "secrets": draw(
+            st.sampled_from(
+                [
+                    {"mode": "env-file"},
+                    {"mode": "external"},
+                    {
+                        "mode": "external-secrets",
+                        "externalSecrets": {"storeRef": {"name": "vault"}},
+                    },
+                ]
+            )
+        ),
         "api": {
             "autoscaling": {
                 "enabled": draw(st.booleans()),
@@ -101,16 +117,12 @@ def test_every_valid_config_builds_to_its_render_and_validates(overlay: dict[str
         (tmp / "overlays" / "x.yaml").write_text(yaml.safe_dump(overlay))
         secrets = env_file(tmp)
         render("x", tmp / "overlays", tmp / "build", secrets, tmp)
-        built = index(kustomize_build(tmp / "build" / "x"))
-        cfg = load_config(tmp / "overlays", "x")
-        values = None
-        if cfg.secrets.source == "env-file":
-            values = collect(cfg, read_env_file(secrets), str(secrets))
-        direct = index(render_environment(cfg, values))
+        built = index(kustomize_build(apply_dir(tmp / "build", "x")))
+        direct = index(direct_render("x", tmp / "overlays", secrets))
         assert {k: normalized(v) for k, v in built.items()} == {
             k: normalized(v) for k, v in direct.items()
         }
-        assert kubeconform_accepts(tmp / "build" / "x")
+        assert kubeconform_accepts(apply_dir(tmp / "build", "x"))
 
 
 invalid_changes = st.sampled_from(

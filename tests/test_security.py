@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from harvester_manifests.render import render
-from tests.conftest import ENV_EXAMPLE, ENVS, Obj, index, kustomize_build
+from tests.conftest import (
+    ENV_EXAMPLE,
+    ENVS,
+    Obj,
+    apply_dir,
+    delivered_secrets,
+    index,
+    kustomize_build,
+)
 
 Built = dict[tuple[str, str], Obj]
 
@@ -99,7 +107,7 @@ def test_monitoring_uis_need_basic_auth_in_prod(built: dict[str, Built]) -> None
         annotations = prod[("Ingress", name)]["metadata"]["annotations"]
         assert annotations["nginx.ingress.kubernetes.io/auth-type"] == "basic"
         assert annotations["nginx.ingress.kubernetes.io/auth-secret"] == "monitoring-basic-auth"
-    assert ("Secret", "monitoring-basic-auth") in prod
+    assert delivered_secrets(prod)["monitoring-basic-auth"] == {"auth"}
     api = prod[("Ingress", "signal-harvester-api")]["metadata"]["annotations"]
     assert "nginx.ingress.kubernetes.io/auth-type" not in api, "the API authenticates with its key"
 
@@ -135,7 +143,7 @@ def test_postgres_mode_spreads_replicas_and_drops_the_volume(tmp_path: Path) -> 
     env_file = tmp_path / ".env"
     env_file.write_text(ENV_EXAMPLE.read_text() + "DATABASE_URL=postgresql://h:p@db:5432/h\n")
     render("ha", config_dir, tmp_path / "build", env_file, tmp_path)
-    objects = index(kustomize_build(tmp_path / "build" / "ha"))
+    objects = index(kustomize_build(apply_dir(tmp_path / "build", "ha")))
     assert ("PersistentVolumeClaim", "signal-harvester-data") not in objects
     spec = objects[("Deployment", "signal-harvester-api")]["spec"]["template"]["spec"]
     assert "affinity" not in spec
@@ -149,7 +157,7 @@ def test_external_secrets_render_nothing_secret_and_need_no_env_file(tmp_path: P
     """GitOps mode: build/ can be committed whole; the Secrets come from elsewhere."""
     config_dir = tmp_path / "overlays"
     config_dir.mkdir()
-    (config_dir / "gitops.yaml").write_text("secrets:\n  source: external\n")
+    (config_dir / "gitops.yaml").write_text("secrets:\n  mode: external\n")
     render("gitops", config_dir, tmp_path / "build", None, tmp_path)  # no .env anywhere
     overlay = tmp_path / "build" / "gitops"
     assert not (overlay / "secrets").exists()

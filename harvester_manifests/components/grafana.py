@@ -34,6 +34,7 @@ from harvester_manifests.monitoring.dashboards import (
     datasources,
     providers,
 )
+from harvester_manifests.syncwaves import SERVER_SIDE_APPLY
 from harvester_manifests.yamlio import dump, dump_json
 
 COMPONENT = "monitoring"
@@ -61,12 +62,14 @@ def build(cfg: Config) -> list[Obj]:
     ]
     boards = dashboards(cfg)
     objects += [
-        config_map(
-            cfg,
-            dashboard_config_map_name(name),
-            names.GRAFANA,
-            COMPONENT,
-            {f"{name}.json": dump_json(board)},
+        server_side_applied(
+            config_map(
+                cfg,
+                dashboard_config_map_name(name),
+                names.GRAFANA,
+                COMPONENT,
+                {f"{name}.json": dump_json(board)},
+            )
         )
         for name, board in sorted(boards.items())
     ]
@@ -78,6 +81,16 @@ def build(cfg: Config) -> list[Obj]:
     ]
     objects += ingresses(cfg, "grafana", names.GRAFANA, graf.port, "grafana-tls")
     return objects
+
+
+def server_side_applied(obj: Obj) -> Obj:
+    """Argo CD applies a dashboard server-side: client-side apply copies the whole object
+    into an annotation, and annotations are limited to 256 KiB (dashboards only grow)."""
+    annotations = {**obj["metadata"].get("annotations", {}), **SERVER_SIDE_APPLY}
+    return {
+        **obj,
+        "metadata": {**obj["metadata"], "annotations": dict(sorted(annotations.items()))},
+    }
 
 
 def deployment(cfg: Config, boards: list[str], provisioning_checksum: str) -> Obj:

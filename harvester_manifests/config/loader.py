@@ -51,10 +51,10 @@ def config_path(config_dir: Path, env: str) -> Path:
     return config_dir / f"{env}.yaml"
 
 
-def read_overlay(path: Path) -> dict[str, Any]:
+def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
     """The raw mapping in an overlay file (an empty file is an empty overlay)."""
     source = str(path)
-    if not ENV_NAME.match(path.stem):
+    if check_name and not ENV_NAME.match(path.stem):
         raise InputError(
             [Problem(source, "", "environment names are lowercase letters, digits and '-'")]
         )
@@ -106,21 +106,22 @@ def load_config(config_dir: Path, env: str) -> Config:
         raise InputError(problems_from(str(path), exc)) from None
 
 
-def problems_from(source: str, exc: ValidationError) -> list[Problem]:
+def problems_from(
+    source: str, exc: ValidationError, model: type[BaseModel] = Config
+) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
         loc = [str(part) for part in error["loc"]]
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(loc[:-1], model)
             message = "unknown key" + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
         problems.append(Problem(source, ".".join(loc), message))
     return problems
 
 
-def _allowed_keys(loc: list[str]) -> list[str]:
+def _allowed_keys(loc: list[str], model: type[BaseModel]) -> list[str]:
     """The camelCase keys a model accepts at loc, for an 'unknown key' message."""
-    model: type[BaseModel] = Config
     for part in loc:
         field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
         annotation = field.annotation if field else None

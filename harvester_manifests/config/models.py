@@ -8,6 +8,7 @@ Cross-field rules live here as model validators whose messages say what to chang
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -162,16 +163,165 @@ class MonitoringAuth(Model):
     allow_source_ranges: tuple[Cidr, ...] = ()
 
 
-class Secrets(Model):
-    """Where secret values come from.
+def _check_dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not re.fullmatch(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", value
+    ):
+        raise ValueError(
+            f"{value!r} is not a valid Kubernetes object name (lowercase letters, digits, '-' "
+            "and '.')"
+        )
+    return value
 
-    env-file: render reads them from the operator's .env into gitignored files and kustomize
-    generates the Secrets; a change rolls the pods that use them.
-    external: the Secrets already exist in the namespace (Sealed Secrets, External Secrets,
-    Vault); nothing secret is rendered, and build/ can be committed to a GitOps repo whole.
+
+def _check_go_duration(value: str) -> str:
+    if value != "0" and not re.fullmatch(r"(?=\d)(\d+h)?(\d+m)?(\d+s)?", value):
+        raise ValueError(f"{value!r} is not a duration (examples: 1h, 15m, 30s; 0 never refreshes)")
+    return value
+
+
+DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
+
+
+class SecretStoreRef(Model):
+    """The External Secrets Operator store that holds the values (it is not rendered here)."""
+
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    name: DnsSubdomain
+
+
+class RemoteRef(Model):
+    """Where one Secret key's value lives in the store: a key, and a property inside it."""
+
+    key: str = Field(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_./:@+=-]+$")
+    property: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_./:@+=-]+$"
+    )
+
+
+REMOTE_KEY_FIELDS = ("env", "namespace", "secret", "key")
+
+
+def _check_remote_key_template(value: str) -> str:
+    fields = re.findall(r"\{([^{}]*)\}", value)
+    unknown = sorted({f for f in fields if f not in REMOTE_KEY_FIELDS})
+    if unknown:
+        raise ValueError(
+            f"{value!r} uses {', '.join('{' + f + '}' for f in unknown)}: the fields are "
+            + ", ".join("{" + f + "}" for f in REMOTE_KEY_FIELDS)
+        )
+    literal = re.sub(r"\{[^{}]*\}", "x", value)
+    if not re.fullmatch(r"[A-Za-z0-9_./:@+=-]+", literal):
+        raise ValueError(
+            f"{value!r} is not a remote key template (letters, digits, '_./:@+=-' and fields "
+            "such as {env}/{secret}/{key})"
+        )
+    return value
+
+
+class ExternalSecretsSettings(Model):
+    """mode external-secrets: one ExternalSecret per Secret, read from `storeRef`.
+
+    Each Secret key is read from the remote key `remoteKeyTemplate` names (fields {env},
+    {namespace}, {secret}, {key}), unless `remoteRefs` names it: "<secret>/<key>" -> remoteRef.
     """
 
-    source: Literal["env-file", "external"] = "env-file"
+    store_ref: SecretStoreRef | None = None
+    refresh_interval: Annotated[str, AfterValidator(_check_go_duration)] = "1h"
+    remote_key_template: Annotated[str, AfterValidator(_check_remote_key_template)] = (
+        "signal-harvester/{env}/{secret}/{key}"
+    )
+    remote_refs: dict[str, RemoteRef] = Field(default_factory=dict)
+
+
+class SealedSecretsSettings(Model):
+    """mode sealed-secrets: the Sealed Secrets controller's public certificate (PEM).
+
+    Relative to the overlay file's directory. `harvester-gen render --seal-cert` overrides it.
+    Fetch it with `kubeseal --fetch-cert > overlays/certs/<env>.pem`: it is public.
+    """
+
+    cert: str | None = Field(default=None, min_length=1)
+
+
+class Secrets(Model):
+    """How the Secrets reach the cluster (delivery.py; README "Secret delivery").
+
+    env-file: render reads the operator's .env into a gitignored `secrets/` kustomization on top
+    of the committed overlay; `kubectl apply -k build/<env>/secrets`. A change rolls the pods.
+    sealed-secrets: render seals each value with kubeseal into committed SealedSecrets.
+    external-secrets: committed ExternalSecrets; the External Secrets Operator fetches values.
+    external: the Secrets already exist in the namespace; nothing secret is rendered.
+    """
+
+    mode: Literal["env-file", "sealed-secrets", "external-secrets", "external"] = "env-file"
+    sealed_secrets: SealedSecretsSettings = SealedSecretsSettings()
+    external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
+
+    @model_validator(mode="after")
+    def _external_secrets_need_a_store(self) -> Secrets:
+        if self.mode == "external-secrets" and self.external_secrets.store_ref is None:
+            raise ValueError(
+                "mode external-secrets needs externalSecrets.storeRef "
+                "(kind: SecretStore or ClusterSecretStore, and its name)"
+            )
+        return self
+
+
+class ArgoCdDestination(Model):
+    """The cluster an environment's Argo CD Application deploys to: exactly one of its API
+    server URL (`server`) or the name it is registered under in Argo CD (`name`)."""
+
+    server: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._@:-]{0,251})$")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ArgoCdDestination:
+        if (self.server is None) == (self.name is None):
+            raise ValueError("give exactly one of server (an API server URL) or name")
+        return self
+
+
+IN_CLUSTER = ArgoCdDestination(server="https://kubernetes.default.svc")
+
+
+class ArgoCdAutomated(Model):
+    """Argo CD syncs on every commit; prune deletes what the commit removed, selfHeal undoes
+    changes made in the cluster by hand."""
+
+    prune: bool = True
+    self_heal: bool = True
+
+
+class ArgoCdBackoff(Model):
+    duration: Duration = "5s"
+    factor: Annotated[int, Field(ge=1, le=10)] = 2
+    max_duration: Duration = "3m"
+
+
+class ArgoCdRetry(Model):
+    """How often Argo CD retries a failed sync (a webhook or CRD not ready yet), and how fast."""
+
+    limit: Annotated[int, Field(ge=0, le=100)] = 5
+    backoff: ArgoCdBackoff = ArgoCdBackoff()
+
+
+class ArgoCdSyncPolicy(Model):
+    automated: ArgoCdAutomated | None = None  # None: manual sync, a person presses Sync
+    retry: ArgoCdRetry = ArgoCdRetry()
+
+
+class ArgoCd(Model):
+    """This environment's Argo CD Application (build/argocd/; the repository, revision and
+    project are repository-wide, in gitops.yaml). The default is the production choice:
+    the in-cluster API server and manual sync."""
+
+    destination: ArgoCdDestination | None = None  # None: IN_CLUSTER
+    sync_policy: ArgoCdSyncPolicy = ArgoCdSyncPolicy()
+
+    @property
+    def target(self) -> ArgoCdDestination:
+        return self.destination or IN_CLUSTER
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,6 +502,7 @@ class Config(Model):
     alertmanager: Alertmanager = Alertmanager()
     reloader: Reloader = Reloader()
     alerts: AlertThresholds = AlertThresholds()
+    argocd: ArgoCd = ArgoCd()
 
     @model_validator(mode="after")
     def _sqlite_replicas_fit_one_node(self) -> Config:

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from harvester_manifests.validate import crd_schemas_dir
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
 from tests.e2e.gitops import GitOpsBinaries
 
@@ -148,6 +149,44 @@ def referenced_env_files(directory: Path) -> Iterator[Path]:
                         yield current / str(env)
 
 
+def crd_files() -> dict[tuple[str, str], Path]:
+    """(group, kind) -> its CRD, byte for byte as the pinned module ships it (mk/crds.mk)."""
+    folder = crd_schemas_dir() / "crds"
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise HarnessError(f"no CRDs in {folder}: run `make setup` (mk/crds.mk)")
+    found = {}
+    for path in files:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))["spec"]
+        found[(str(spec["group"]), str(spec["names"]["kind"]))] = path
+    return found
+
+
+def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
+    """Install the CRDs of the custom resources among `objects`, and wait until each is
+    established (served); return their names. Server-side, as Argo CD's own install
+    does: the largest CRDs exceed the 256 KiB annotation that client-side apply writes."""
+    available = crd_files()
+    used = {(str(obj["apiVersion"]).rpartition("/")[0], str(obj["kind"])) for obj in objects}
+    names = []
+    for group_kind in sorted(used & available.keys()):
+        path = available[group_kind]
+        result = cluster.kubectl(
+            "apply", "--server-side", "--field-manager=harvester-e2e", "-f", str(path)
+        )
+        if result.returncode != 0:
+            raise HarnessError(f"installing the CRD {path.name} failed:\n{result.stderr}")
+        names.append(path.stem)
+    if names:
+        result = cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s",
+            *(f"customresourcedefinition/{name}" for name in names),
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise HarnessError(f"CRDs {', '.join(names)} not established:\n{result.stderr}")
+    return names
+
+
 @dataclass
 class Deployed:
     """One target in a cluster of its own, and what the tests learn along the way."""
@@ -241,7 +280,18 @@ def deployed(
     placeholders: Placeholders,
 ) -> Iterator[Deployed]:
     """A fresh kube-apiserver (own etcd prefix) for one target, and the target rendered."""
-    target: Target = request.param
+    yield from deploy(request.param, e2e_workdir, etcd_server, binaries, placeholders)
+
+
+def deploy(
+    target: Target,
+    e2e_workdir: Path,
+    etcd_server: Etcd,
+    binaries: Binaries,
+    placeholders: Placeholders,
+) -> Iterator[Deployed]:
+    """The body of a `deployed` fixture: the target in a cluster of its own, with the CRDs
+    of the custom resources it uses installed first (install_crds)."""
     n = next(_PREFIXES)
     workdir = e2e_workdir / f"{n:02d}-{target.id.replace('/', '-')}"
     try:
@@ -252,6 +302,7 @@ def deployed(
             if rendered.returncode != 0:
                 pytest.fail(f"kubectl kustomize {target.id} failed:\n{rendered.stderr}")
             objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+            install_crds(cluster, objects)
             yield Deployed(target, directory, cluster, objects)
     except HarnessError as err:
         pytest.fail(str(err), pytrace=False)
