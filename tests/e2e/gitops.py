@@ -21,6 +21,7 @@ that dies or is not ready in time raises HarnessError with the tail of its log, 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -209,6 +210,17 @@ class ArgoCD:
             f"applications.argoproj.io/{name}", "argocd.argoproj.io/refresh=normal",
         )  # fmt: skip
 
+    def sync(self, name: str, prune: bool = False) -> None:
+        """What `argocd app sync [--prune]` asks for: an operation on the Application."""
+        operation = {
+            "initiatedBy": {"username": "harvester-e2e"},
+            "sync": {"prune": prune, "syncStrategy": {"hook": {}}},
+        }
+        kubectl_ok(
+            self.cluster, "patch", f"--namespace={ARGOCD_NAMESPACE}", "--type=merge",
+            f"applications.argoproj.io/{name}", f"--patch={json.dumps({'operation': operation})}",
+        )  # fmt: skip
+
     def wait(self, name: str, ready: Callable[[Obj], bool], what: str) -> Obj:
         """Poll the Application until `ready`; fail at once when a sync failed."""
         deadline = time.monotonic() + SYNC_TIMEOUT
@@ -254,13 +266,10 @@ def sync_failure(app: Obj) -> str:
         for r in (operation.get("syncResult") or {}).get("resources") or []
         if r.get("status") == "SyncFailed" or r.get("hookPhase") in ("Failed", "Error")
     ]
-    if operation.get("phase") in ("Failed", "Error"):
-        return (
-            "sync "
-            + operation["phase"].lower()
-            + ": "
-            + "; ".join(problems or [str(operation.get("message", "")).strip()])
-        )
+    phase = str(operation.get("phase"))
+    if phase in ("Failed", "Error"):
+        details = problems or [str(operation.get("message", "")).strip()]
+        return f"sync {phase.lower()}: " + "; ".join(details)
     errors = [
         f"{c.get('type')}: {c.get('message')}"
         for c in status.get("conditions") or []
@@ -365,33 +374,24 @@ def component_env(cluster: Cluster, workdir: Path) -> dict[str, str]:
 
 def start(
     name: str, workdir: Path, build: Callable[[], tuple[list[str], str]], env: dict[str, str]
-) -> tuple[Process, list[int]]:
+) -> Process:
     """start_server with an environment: `build` picks ports, returns args and a ready URL."""
-    ports: list[int] = []
 
     def attempt() -> tuple[list[str], Callable[[], bool]]:
         args, url = build()
-        ports[:] = [int(url.rsplit(":", 1)[1].split("/")[0])] if url else []
         if url.startswith("redis://"):
-            port = ports[0]
+            port = int(url.rsplit(":", 1)[1])
             return args, lambda: redis_ping(port)
         return args, lambda: http_ok(url)
 
-    process = start_server(name, workdir / f"{name}.log", attempt, "ready", env=env)
-    return process, ports
+    return start_server(name, workdir / f"{name}.log", attempt, "ready", env=env)
 
 
 @contextmanager
-def argocd(
-    cluster: Cluster, workdir: Path, binaries: GitOpsBinaries, with_eso: bool = True
-) -> Iterator[ArgoCD]:
-    """Argo CD (and ESO) running against `cluster`; stopped on exit."""
+def argocd(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[ArgoCD]:
+    """Argo CD running against `cluster` (its home, and its in-cluster destination)."""
     workdir.mkdir(parents=True, exist_ok=True)
     install_argocd(cluster, binaries)
-    if with_eso:
-        crds = documents(binaries.eso_crds.read_text())
-        apply(cluster, crds)
-        wait_established(cluster, [o["metadata"]["name"] for o in crds])
     env = component_env(cluster, workdir)
     running = ArgoCD(cluster, workdir, binaries)
     with ExitStack() as stack:
@@ -412,7 +412,7 @@ def argocd(
             ]  # fmt: skip
             return args, f"redis://{LOOPBACK}:{redis_port}"
 
-        started(start("redis", workdir, redis, env)[0])
+        started(start("redis", workdir, redis, env))
         repo_port = 0
 
         def repo_server() -> tuple[list[str], str]:
@@ -425,7 +425,7 @@ def argocd(
             ]  # fmt: skip
             return args, f"http://{LOOPBACK}:{metrics}/healthz?full=true"
 
-        started(start("argocd-repo-server", workdir, repo_server, env)[0])
+        started(start("argocd-repo-server", workdir, repo_server, env))
 
         def controller() -> tuple[list[str], str]:
             metrics = free_port()
@@ -443,21 +443,56 @@ def argocd(
             ]
             return args, f"http://{LOOPBACK}:{metrics}/healthz"
 
-        started(start("argocd-application-controller", workdir, controller, env)[0])
-        if with_eso:
-
-            def eso() -> tuple[list[str], str]:
-                metrics = free_port()
-                args = [
-                    str(binaries.external_secrets),
-                    f"--metrics-addr={LOOPBACK}:{metrics}",
-                    "--enable-leader-election=false",
-                    "--loglevel=info",
-                ]
-                return args, f"http://{LOOPBACK}:{metrics}/metrics"
-
-            started(start("external-secrets", workdir, eso, env)[0])
+        started(start("argocd-application-controller", workdir, controller, env))
         yield running
+
+
+@contextmanager
+def external_secrets_operator(
+    cluster: Cluster, workdir: Path, binaries: GitOpsBinaries
+) -> Iterator[Process]:
+    """ESO's CRDs in `cluster` and its controller running against it, out of cluster."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    crds = documents(binaries.eso_crds.read_text())
+    apply(cluster, crds)
+    wait_established(cluster, [o["metadata"]["name"] for o in crds])
+    env = component_env(cluster, workdir)
+
+    def eso() -> tuple[list[str], str]:
+        metrics = free_port()
+        args = [
+            str(binaries.external_secrets),
+            f"--metrics-addr={LOOPBACK}:{metrics}",
+            "--enable-leader-election=false",
+            "--loglevel=info",
+        ]
+        return args, f"http://{LOOPBACK}:{metrics}/metrics"
+
+    process = start("external-secrets", workdir, eso, env)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def register_cluster(argo: ArgoCD, name: str, target: Cluster) -> None:
+    """What `argocd cluster add` leaves behind: a cluster Secret that names `target`."""
+    ca = target.kubeconfig.parent / "pki" / "ca.crt"
+    config = {"bearerToken": target.token, "tlsClientConfig": {"caData": b64(ca.read_bytes())}}
+    apply(argo.cluster, [{
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"cluster-{name}",
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": {"argocd.argoproj.io/secret-type": "cluster"},
+        },
+        "stringData": {"name": name, "server": target.server, "config": json.dumps(config)},
+    }])  # fmt: skip
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 class GitRepo:

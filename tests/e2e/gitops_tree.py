@@ -1,15 +1,18 @@
 """The throwaway GitOps repository of the Argo CD e2e tests, and what goes around it.
 
-Which environments are in GitOps mode, the tree committed for them (the committed
-build/, or a render the test makes), the objects the test adds as the cluster's
-owner (the AppProject and Application until build/argocd/ provides them, the secret
-backend ESO reads), and the means to compare rendered and live objects.
+The GitOps-mode environments are those build/argocd/ has an Application for. The tree
+committed to the throwaway repository is `harvester-gen render --env all` of a copy of
+overlays/, with a gitops.yaml whose repoURL is that repository's file:// URL: so
+build/argocd/ points at it, and every build/<env> is byte for byte the committed one
+(the fixture checks). Around it, what a cluster owner provides: the secret store ESO
+reads (ESO's `fake` provider, filled from .env.example under the key convention of the
+README), the cluster Secrets of the named destinations.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
+import filecmp
 import json
 import shutil
 import subprocess
@@ -22,71 +25,74 @@ import yaml
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.secrets import secret_specs
 from tests.e2e.apiserver import ROOT, Cluster, HarnessError
-from tests.e2e.conftest import BUILD, ENV_EXAMPLE, NOT_ENVIRONMENTS, referenced_env_files
+from tests.e2e.conftest import BUILD, ENV_EXAMPLE
 from tests.e2e.gitops import ARGOCD_NAMESPACE, Obj, documents, kubectl_ok
 
 OVERLAYS = ROOT / "overlays"
+ARGOCD_BUILD = BUILD / "argocd"
 NAMESPACE = "signal-harvester"
-# The secret backend ESO reads, as a cluster would have it: a namespace of its own
-# holding the operator's values (here .env.example's placeholders).
-SOURCE_NAMESPACE = "harvester-e2e-secret-source"
-SOURCE_SECRET = "harvester-env"
-STORE = "harvester-e2e"
 HAND_EDIT_MANAGER = "harvester-e2e-hand-edit"
+IN_CLUSTER = "https://kubernetes.default.svc"
 Key = tuple[str, str, str, str]
 
 
-def gitops_environments() -> list[str]:
-    """Environments whose committed build/<env> builds from a plain checkout."""
-    found = []
-    for kustomization in sorted(BUILD.glob("*/kustomization.yaml")):
-        directory = kustomization.parent
-        if directory.name in NOT_ENVIRONMENTS or not (OVERLAYS / f"{directory.name}.yaml").exists():
-            continue
-        if not list(referenced_env_files(directory)):
-            found.append(directory.name)
+def committed_applications() -> dict[str, Obj]:
+    """env -> its Application in the committed build/argocd/."""
+    found = {}
+    for path in sorted(ARGOCD_BUILD.glob("application-*.yaml")):
+        for app in documents(path.read_text()):
+            if app.get("kind") == "Application":
+                env = Path(app["spec"]["source"]["path"]).name
+                if (OVERLAYS / f"{env}.yaml").exists():
+                    found[env] = app
     return found
 
 
-GITOPS_ENVS = gitops_environments()
-# Until an environment is committed in GitOps mode, prove the harness on prod rendered
-# with `secrets: {source: external}` by the test itself.
-RENDERED_BY_TEST = not GITOPS_ENVS
-ENVS = GITOPS_ENVS or ["prod"]
+APPLICATIONS = committed_applications()
+ENVS = sorted(APPLICATIONS)
 
 
 def harvester_gen(*args: str) -> None:
     gen = Path(sys.executable).parent / "harvester-gen"
-    result = subprocess.run(
-        [str(gen), *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    command = [str(gen), *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise HarnessError(f"harvester-gen {' '.join(args)} failed:\n{result.stderr}")
 
 
-def overlays_copy(into: Path) -> Path:
-    """The repo's overlays, in GitOps mode when the test renders the tree itself."""
-    shutil.copytree(OVERLAYS, into)
-    if RENDERED_BY_TEST:
-        for path in sorted(into.glob("*.yaml")):
-            data = yaml.safe_load(path.read_text()) or {}
-            data["secrets"] = {"source": "external"}
-            path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return into
+def write_gitops_file(path: Path, repo_url: str) -> Path:
+    """The repo's gitops.yaml with the throwaway repository as repoURL."""
+    data = yaml.safe_load((ROOT / "gitops.yaml").read_text())
+    data["repoURL"] = repo_url
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
-def render_tree(config_dir: Path, out: Path) -> None:
+def render_tree(config_dir: Path, gitops_file: Path, out: Path) -> None:
     """`harvester-gen render --env all` of config_dir into out (replacing it)."""
     staging = out.with_name(out.name + ".render")
     shutil.rmtree(staging, ignore_errors=True)
     harvester_gen(
-        "render", "--env", "all", "--config-dir", str(config_dir), "--out", str(staging),
-        "--env-file", str(ENV_EXAMPLE),
+        "render", "--env", "all", "--config-dir", str(config_dir), "--gitops", str(gitops_file),
+        "--out", str(staging), "--env-file", str(ENV_EXAMPLE),
     )  # fmt: skip
-    for stale in staging.rglob("*.env"):
-        stale.unlink()  # a GitOps repo holds no env file
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
+
+
+def differing_files(left: Path, right: Path) -> list[str]:
+    """Relative paths that differ between two trees (missing on either side included)."""
+    comparison = filecmp.dircmp(left, right, ignore=[])
+    found: list[str] = []
+
+    def walk(c: filecmp.dircmp[str], prefix: str) -> None:
+        found.extend(prefix + n for n in [*c.left_only, *c.right_only, *c.diff_files])
+        found.extend(prefix + n for n in c.funny_files)
+        for name, sub in sorted(c.subdirs.items()):
+            walk(sub, f"{prefix}{name}/")
+
+    walk(comparison, "")
+    return sorted(found)
 
 
 def key(obj: Obj) -> Key:
@@ -132,106 +138,9 @@ def live_objects(cluster: Cluster, keys: list[Key]) -> dict[Key, Obj]:
         out = kubectl_ok(cluster, "get", *ns, *names, "-o", "json", "--ignore-not-found")
         if out.strip():
             parsed = json.loads(out)
-            for obj in parsed.get("items", [parsed]) if parsed.get("kind") == "List" else [parsed]:
+            for obj in parsed["items"] if parsed.get("kind") == "List" else [parsed]:
                 found[key(obj)] = obj
     return found
-
-
-def application(env: str, repo_url: str) -> Obj:
-    """The Application the test points at the throwaway repository."""
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": f"signal-harvester-{env}", "namespace": ARGOCD_NAMESPACE},
-        "spec": {
-            "project": "harvester-e2e",
-            "source": {"repoURL": repo_url, "targetRevision": "main", "path": f"build/{env}"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": ["ServerSideApply=true"],
-            },
-        },
-    }
-
-
-def app_project() -> Obj:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "AppProject",
-        "metadata": {"name": "harvester-e2e", "namespace": ARGOCD_NAMESPACE},
-        "spec": {
-            "sourceRepos": ["*"],
-            "destinations": [{"server": "*", "namespace": "*"}],
-            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
-        },
-    }
-
-
-def secret_backend(cluster: Cluster, values: dict[str, str]) -> list[Obj]:
-    """ESO's `kubernetes` provider, reading SOURCE_SECRET, as a ClusterSecretStore."""
-    ca = Path(cluster.kubeconfig).parent / "pki" / "ca.crt"
-    return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SOURCE_NAMESPACE}},
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": SOURCE_SECRET, "namespace": SOURCE_NAMESPACE},
-            "stringData": values,
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "eso-token", "namespace": SOURCE_NAMESPACE},
-            "stringData": {"token": cluster.token},
-        },
-        {
-            "apiVersion": "external-secrets.io/v1",
-            "kind": "ClusterSecretStore",
-            "metadata": {"name": STORE},
-            "spec": {
-                "provider": {
-                    "kubernetes": {
-                        "remoteNamespace": SOURCE_NAMESPACE,
-                        "server": {
-                            "url": cluster.server,
-                            "caBundle": base64.b64encode(ca.read_bytes()).decode(),
-                        },
-                        "auth": {
-                            "token": {
-                                "bearerToken": {
-                                    "name": "eso-token",
-                                    "key": "token",
-                                    "namespace": SOURCE_NAMESPACE,
-                                }
-                            }
-                        },
-                    }
-                }
-            },
-        },
-    ]
-
-
-def external_secrets(env: str) -> list[Obj]:
-    """One ExternalSecret per Secret the environment needs (secrets.secret_specs)."""
-    return [
-        {
-            "apiVersion": "external-secrets.io/v1",
-            "kind": "ExternalSecret",
-            "metadata": {"name": spec.name, "namespace": NAMESPACE},
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE},
-                "target": {"name": spec.name},
-                "data": [
-                    {"secretKey": k, "remoteRef": {"key": SOURCE_SECRET, "property": var}}
-                    for k, var in spec.keys
-                ],
-            },
-        }
-        for spec in secret_specs(load_config(OVERLAYS, env))
-    ]
 
 
 def edit_overlay(config_dir: Path, env: str, edit: dict[str, Any]) -> None:
@@ -247,3 +156,66 @@ def edit_overlay(config_dir: Path, env: str, edit: dict[str, Any]) -> None:
 
     merge(data, edit)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def store_key(env: str, secret: str, key: str) -> str:
+    """Where the README tells the operator to put each value in the cluster's store."""
+    return f"signal-harvester/{env}/{secret}/{key}"
+
+
+def secret_store(env: str, rendered: dict[Key, Obj], values: dict[str, str]) -> list[Obj]:
+    """The cluster's store, as its owner fills it: ESO's `fake` provider, holding each value
+    of .env.example under the README's key, with the name and kind the ExternalSecrets use.
+    """
+    refs = {
+        json.dumps(o["spec"]["secretStoreRef"], sort_keys=True)
+        for o in rendered.values()
+        if o["kind"] == "ExternalSecret"
+    }
+    data = [
+        {"key": store_key(env, spec.name, k), "value": values[var]}
+        for spec in secret_specs(load_config(OVERLAYS, env))
+        for k, var in spec.keys
+    ]
+    stores = []
+    for ref in sorted(refs):
+        store_ref = json.loads(ref)
+        store: Obj = {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": store_ref.get("kind", "SecretStore"),
+            "metadata": {"name": store_ref["name"]},
+            "spec": {"provider": {"fake": {"data": data}}},
+        }
+        if store["kind"] == "SecretStore":
+            store["metadata"]["namespace"] = NAMESPACE
+        stores.append(store)
+    return stores
+
+
+def app_project() -> Obj:
+    """A project of the test's own, for the Applications the test constructs."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "harvester-e2e", "namespace": ARGOCD_NAMESPACE},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        },
+    }
+
+
+def application(name: str, repo_url: str, path: str, namespace: str) -> Obj:
+    """An Application the test constructs (the broken renders), synced automatically."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": ARGOCD_NAMESPACE},
+        "spec": {
+            "project": "harvester-e2e",
+            "source": {"repoURL": repo_url, "targetRevision": "main", "path": path},
+            "destination": {"server": IN_CLUSTER, "namespace": namespace},
+            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["ServerSideApply=true"]},
+        },
+    }

@@ -6,7 +6,8 @@ the throwaway repository and synced by the real Argo CD as an Application of its
 - the API Deployment also reads a Secret that no secret mode produces: Argo CD syncs
   it (the API server accepts a Deployment whatever it references), and the harness's
   reference check fails, naming the Deployment and the Secret;
-- a 300 KiB ConfigMap applied client-side (`ServerSideApply=false` on it): the
+- a 300 KiB ConfigMap applied client-side (Argo CD's default, without the
+  `ServerSideApply=true` sync option the render puts on its dashboards): the
   last-applied annotation exceeds the API server's 256 KiB limit on annotations, the
   sync fails, and the harness fails naming the ConfigMap.
 """
@@ -24,25 +25,33 @@ import yaml
 
 from harvester_manifests.config.envfile import read_env_file
 from tests.e2e.apiserver import Binaries, Etcd, HarnessError, kube_apiserver
-from tests.e2e.conftest import BUILD, ENV_EXAMPLE
-from tests.e2e.gitops import ArgoCD, GitOpsBinaries, GitRepo, apply, argocd, wait_for_references
+from tests.e2e.conftest import ENV_EXAMPLE
+from tests.e2e.gitops import (
+    ArgoCD,
+    GitOpsBinaries,
+    GitRepo,
+    apply,
+    argocd,
+    external_secrets_operator,
+    wait_for_references,
+)
 from tests.e2e.gitops_tree import (
     ENVS,
     NAMESPACE,
-    RENDERED_BY_TEST,
+    OVERLAYS,
     app_project,
     application,
-    external_secrets,
-    overlays_copy,
+    kustomize_build,
     render_tree,
-    secret_backend,
+    secret_store,
+    write_gitops_file,
 )
 
 pytestmark = pytest.mark.e2e
 
 ENV = ENVS[-1]
 NO_SUCH_SECRET = "harvester-e2e-no-mode-makes-this"
-BIG_NAMESPACE = "harvester-e2e-big"
+BIG_NS = "harvester-e2e-big"
 BIG_CONFIGMAP = "harvester-e2e-big-dashboard"
 BIG_BYTES = 300 * 1024
 
@@ -87,15 +96,14 @@ def big_client_side_configmap(repo: Path) -> None:
     """A dashboard-sized ConfigMap of 300 KiB that Argo CD must apply client-side."""
     directory = repo / "broken" / "big-configmap"
     write(directory / "namespace.yaml", {
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": BIG_NAMESPACE},
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": BIG_NS},
     })  # fmt: skip
     write(directory / "configmap.yaml", {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": BIG_CONFIGMAP,
-            "namespace": BIG_NAMESPACE,
-            "annotations": {"argocd.argoproj.io/sync-options": "ServerSideApply=false"},
+            "namespace": BIG_NS,
         },
         "data": {"dashboard.json": json.dumps({"panels": "x" * BIG_BYTES})},
     })  # fmt: skip
@@ -104,14 +112,6 @@ def big_client_side_configmap(repo: Path) -> None:
         "kind": "Kustomization",
         "resources": ["namespace.yaml", "configmap.yaml"],
     })  # fmt: skip
-
-
-def broken_app(name: str, path: str, repo_url: str, namespace: str) -> dict[str, object]:
-    app = application(ENV, repo_url)
-    app["metadata"]["name"] = name
-    app["spec"]["source"]["path"] = path
-    app["spec"]["destination"]["namespace"] = namespace
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -123,20 +123,22 @@ def broken(
         with (
             kube_apiserver(workdir / "api", etcd_server, binaries, "/registry-broken") as cluster,
             argocd(cluster, workdir / "argocd", gitops_binaries) as argo,
+            external_secrets_operator(cluster, workdir / "eso", gitops_binaries),
         ):
             repo = GitRepo(workdir / "repo", gitops_binaries.git)
-            if RENDERED_BY_TEST:
-                render_tree(overlays_copy(workdir / "overlays"), repo.path / "build")
-            else:
-                shutil.copytree(BUILD, repo.path / "build")
+            config_dir = workdir / "overlays"
+            shutil.copytree(OVERLAYS, config_dir)
+            gitops_file = write_gitops_file(workdir / "gitops.yaml", repo.url)
+            render_tree(config_dir, gitops_file, repo.path / "build")
             broken_secret_reference(repo.path)
             big_client_side_configmap(repo.path)
             repo.commit("two broken renders")
-            apply(cluster, secret_backend(cluster, read_env_file(ENV_EXAMPLE)))
+            rendered = kustomize_build(repo.path / "build" / ENV)
+            apply(cluster, secret_store(ENV, rendered, read_env_file(ENV_EXAMPLE)))
             apply(cluster, [
                 app_project(),
-                broken_app("broken-secret-ref", "broken/secret-ref", repo.url, NAMESPACE),
-                broken_app("broken-big-configmap", "broken/big-configmap", repo.url, BIG_NAMESPACE),
+                application("broken-secret-ref", repo.url, "broken/secret-ref", NAMESPACE),
+                application("broken-big-configmap", repo.url, "broken/big-configmap", BIG_NS),
             ])  # fmt: skip
             yield Broken(argo, repo)
     except HarnessError as err:
@@ -145,8 +147,6 @@ def broken(
 
 def test_a_secret_no_mode_produces_fails_naming_the_deployment(broken: Broken) -> None:
     broken.argo.wait_for_sync("broken-secret-ref")  # Kubernetes accepts it: Argo CD syncs it
-    if RENDERED_BY_TEST:
-        apply(broken.argo.cluster, external_secrets(ENV))
     with pytest.raises(HarnessError) as failure:
         wait_for_references(broken.argo.cluster, NAMESPACE, timeout=20)
     message = str(failure.value)
@@ -160,5 +160,5 @@ def test_a_client_side_applied_big_configmap_fails_naming_it(broken: Broken) -> 
     with pytest.raises(HarnessError) as failure:
         broken.argo.wait_for_sync("broken-big-configmap")
     message = str(failure.value)
-    assert f"ConfigMap {BIG_NAMESPACE}/{BIG_CONFIGMAP}:" in message, message
+    assert f"ConfigMap {BIG_NS}/{BIG_CONFIGMAP}:" in message, message
     assert "Too long" in message, message
