@@ -14,6 +14,7 @@ machine:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,14 @@ from harvester_manifests.config.loader import config_path
 from harvester_manifests.config.models import Config
 from harvester_manifests.errors import InputError, Problem
 from harvester_manifests.external_secrets import external_secrets
-from harvester_manifests.sealed_secrets import CHECKSUM_KEY_VARIABLE, SealingInputs, seal
+from harvester_manifests.sealed_secrets import (
+    CHECKSUM_KEY_VARIABLE,
+    SealingInputs,
+    pod_checksums,
+    seal,
+)
 from harvester_manifests.secrets import SecretValues, collect, refuse_leaks
-from harvester_manifests.stack import build_stack, render_environment, with_secret_checksums
+from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
 from harvester_manifests.syncwaves import with_sync_waves
 
 
@@ -51,7 +57,10 @@ class Delivery:
 
 
 def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
-    """The objects of `env` for its secrets mode; InputError for every bad input, nothing run."""
+    """The objects of `env` for its secrets mode; InputError naming every bad input.
+
+    Only sealed-secrets runs a tool (kubeseal), and only after its inputs were checked.
+    """
     mode = cfg.secrets.mode
     stack = render_environment(cfg, None)  # with Argo CD's sync waves (syncwaves.py)
     if mode == "external":
@@ -77,18 +86,22 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
             True,
             f"from {sources.env_file}, in the gitignored {sources.previous}/secrets/",
         )
-    # sealed-secrets
-    cert = sources.seal_cert or _overlay_cert(env, cfg, sources.config_dir)
-    sealed = seal(
-        cfg,
-        values,
-        SealingInputs(
-            cert=cert,
-            checksum_key=_checksum_key(env_values, sources.env_file),
-            previous=sources.previous,
-        ),
-    )
-    objects = with_sync_waves(with_secret_checksums(build_stack(cfg), values) + sealed)
+    # sealed-secrets: report a missing certificate and a missing checksum key together
+    problems: list[Problem] = []
+    cert, key = sources.seal_cert, b""
+    try:
+        cert = cert or _overlay_cert(env, cfg, sources.config_dir)
+    except InputError as exc:
+        problems += exc.problems
+    try:
+        key = _checksum_key(env_values, sources.env_file)
+    except InputError as exc:
+        problems += exc.problems
+    if problems or cert is None:
+        raise InputError(problems)
+    sealed = seal(cfg, values, SealingInputs(cert, key, sources.previous))
+    stack = with_pod_checksums(build_stack(cfg), pod_checksums(cfg, sealed, key))
+    objects = with_sync_waves(stack + sealed)
     return Delivery(objects, objects, values, False, f"sealed from {sources.env_file} with {cert}")
 
 
@@ -123,3 +136,15 @@ def _checksum_key(env_values: dict[str, str], env_file: Path) -> bytes:
             ]
         )
     return key.encode()
+
+
+def with_pod_checksums(objects: list[Obj], checksums: dict[str, str]) -> list[Obj]:
+    """Each consuming Deployment's pod template annotated with its checksum (a copy)."""
+    result = copy.deepcopy(objects)
+    for obj in result:
+        checksum = checksums.get(obj["metadata"]["name"])
+        if obj["kind"] == "Deployment" and checksum is not None:
+            template = obj["spec"]["template"]["metadata"]
+            annotations = {**template.get("annotations", {}), SECRETS_CHECKSUM: checksum}
+            template["annotations"] = dict(sorted(annotations.items()))
+    return result

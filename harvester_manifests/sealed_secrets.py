@@ -142,6 +142,26 @@ def seal(cfg: Config, values: SecretValues, inputs: SealingInputs) -> list[Obj]:
     return objects
 
 
+def pod_checksums(cfg: Config, sealed: list[Obj], key: bytes) -> dict[str, str]:
+    """Per consuming Deployment, a digest of the value checksums of the Secrets it reads.
+
+    Keyed like them, so it reveals nothing; it changes exactly when one of its values does,
+    so rotating one value rolls only the pods that read it.
+    """
+    by_name = {o["metadata"]["name"]: o["metadata"]["annotations"] for o in sealed}
+    lines: dict[str, list[str]] = {}
+    for spec in secret_specs(cfg):
+        if spec.consumer is not None:
+            sums = by_name[spec.name]
+            lines.setdefault(spec.consumer, []).extend(
+                f"{spec.name}/{k}={sums[CHECKSUM_ANNOTATION + k]}" for k, _ in sorted(spec.keys)
+            )
+    return {
+        consumer: hmac.new(key, "\n".join(text).encode(), hashlib.sha256).hexdigest()[:32]
+        for consumer, text in lines.items()
+    }
+
+
 def kubeseal(cert: Path, namespace: str, name: str, data: dict[str, str]) -> dict[str, str]:
     """`kubeseal --cert --scope strict` of one Secret (values on stdin): its encryptedData."""
     secret = {

@@ -1,7 +1,7 @@
 """Which Secrets the deployment needs, which .env keys fill them, and who consumes them.
 
-Values never reach a committed file: render writes them to gitignored `*.env` files next to
-the overlay, and kustomize's secretGenerator turns those into Secrets at apply time.
+Values never reach a committed file. How the Secrets reach the cluster (a gitignored env-file
+layer, SealedSecrets, ExternalSecrets, or nothing) is delivery.py's decision, per environment.
 """
 
 from __future__ import annotations

@@ -324,7 +324,8 @@ def test_every_cached_schema_compiles() -> None:
     index = json.loads((validate.crd_schemas_dir() / "index.json").read_text(encoding="utf-8"))
     docs = []
     for entry in index["crds"]:
-        crd = yaml.safe_load((validate.crd_schemas_dir() / entry["crd"]).read_text("utf-8"))
+        text = (validate.crd_schemas_dir() / entry["crd"]).read_text("utf-8")
+        crd = yaml.load(text, crd_schemas.CrdLoader)
         for version in crd["spec"]["versions"]:
             docs.append(
                 {
@@ -336,3 +337,8 @@ def test_every_cached_schema_compiles() -> None:
     report = validate.kubeconform(yaml.safe_dump_all(docs), oldest_version())
     assert report.resources == len(docs)
     assert report.errors == 0 and report.skipped == 0, [str(p) for p in report.problems()]
+
+
+def test_a_plain_equals_sign_is_read_as_a_string() -> None:
+    """YAML 1.1's `=` (value) type would stop the build; Kubernetes reads it as "="."""
+    assert yaml.load("enum:\n- =\n- '!='\n", crd_schemas.CrdLoader) == {"enum": ["=", "!="]}

@@ -57,6 +57,13 @@ def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
+def without_checksum_key(dotenv: Path) -> Path:
+    dotenv.write_text(
+        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
+    )
+    return dotenv
+
+
 def env_file(path: Path, **changes: str) -> Path:
     values = {**read_env_file(ENV_EXAMPLE), **TRICKY, **changes}
     values["SEALED_SECRETS_CHECKSUM_KEY"] = CHECKSUM_KEY
@@ -79,6 +86,17 @@ def sealed_setup(tmp_path: Path, cert: Path) -> tuple[Path, Path]:
 
 def sealed_files(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.rglob("sealedsecret-*.yaml"))}
+
+
+def pod_checksums(directory: Path) -> dict[str, str]:
+    """The secrets-checksum annotation of each Deployment's pods: a change rolls them."""
+    return {
+        name: obj["spec"]["template"]["metadata"]
+        .get("annotations", {})
+        .get("harvester-gen/secrets-checksum", "")
+        for (kind, name), obj in index(kustomize_build(directory)).items()
+        if kind == "Deployment"
+    }
 
 
 def unseal(obj: Obj, private_key: Path) -> dict[str, str]:
@@ -136,13 +154,15 @@ def test_rendering_again_keeps_every_ciphertext_and_a_change_reseals_only_its_va
     config_dir, dotenv = sealed_setup(tmp_path, cert)
     out = tmp_path / "build"
     render("sealed", config_dir, out, dotenv, tmp_path)
-    first = sealed_files(out)
+    first, rolls = sealed_files(out), pod_checksums(out / "sealed")
     render("sealed", config_dir, out, dotenv, tmp_path)
     assert sealed_files(out) == first, "an unchanged .env must not churn the SealedSecrets"
+    assert pod_checksums(out / "sealed") == rolls
 
     env_file(dotenv, HARVEST_API_KEY="rotated-harvest-key-42")
     render("sealed", config_dir, out, dotenv, tmp_path)
-    second = sealed_files(out)
+    second, rolled = sealed_files(out), pod_checksums(out / "sealed")
+    assert [name for name in rolls if rolls[name] != rolled[name]] == ["signal-harvester-api"]
     changed = [name for name in first if first[name] != second[name]]
     assert changed == ["sealedsecret-signal-harvester-api-keys.yaml"]
     old = yaml.safe_load(first[changed[0]])
@@ -359,12 +379,15 @@ def test_seal_cert_flag_that_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_sealed_mode_without_the_checksum_key(tmp_path: Path, key_pair: tuple[Path, Path]) -> None:
-    dotenv = env_file(tmp_path / ".env")
-    dotenv.write_text(
-        dotenv.read_text().replace(f"SEALED_SECRETS_CHECKSUM_KEY={CHECKSUM_KEY}\n", "")
-    )
+    dotenv = without_checksum_key(env_file(tmp_path / ".env"))
     line = refused(tmp_path, SEALED, "--seal-cert", key_pair[0], dotenv=dotenv)
     assert "SEALED_SECRETS_CHECKSUM_KEY: missing" in line
+
+
+def test_sealed_mode_without_certificate_nor_checksum_key_names_both(tmp_path: Path) -> None:
+    dotenv = without_checksum_key(env_file(tmp_path / ".env"))
+    lines = refused(tmp_path, SEALED, dotenv=dotenv, problems=2)
+    assert "secrets.sealedSecrets.cert" in lines and "SEALED_SECRETS_CHECKSUM_KEY" in lines
 
 
 def test_external_secrets_without_a_store(tmp_path: Path) -> None:
@@ -410,3 +433,8 @@ def test_external_secrets_with_an_unknown_template_field(tmp_path: Path) -> None
         + "    remoteKeyTemplate: '{cluster}/{secret}/{key}'\n",
     )
     assert "remoteKeyTemplate: '{cluster}/{secret}/{key}' uses {cluster}" in line
+
+
+def test_the_old_secrets_source_key_says_what_it_became(tmp_path: Path) -> None:
+    line = refused(tmp_path, "secrets:\n  source: external\n")
+    assert "bad.yaml: secrets: source: 'external' is now mode: 'external'" in line

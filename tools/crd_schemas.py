@@ -79,6 +79,24 @@ DOWNLOAD_TIMEOUT_SECONDS = 900.0
 JUNCTORS = ("allOf", "anyOf", "oneOf")
 
 
+class CrdLoader(yaml.SafeLoader):
+    """SafeLoader that reads a plain `=` as the string "=", as the API server does.
+
+    YAML 1.1 (PyYAML) resolves a plain `=` to its "value" type, which SafeLoader cannot
+    construct; Kubernetes reads YAML 1.2, where it is a string (prometheus-operator's CRDs
+    list it in matchType enums: `- =`).
+    """
+
+
+def _plain_string(loader: CrdLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, "`=` must be a scalar", node.start_mark)
+    return str(loader.construct_scalar(node))
+
+
+CrdLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
+
+
 class CrdSchemaError(Exception):
     """The cache cannot be built; the message says why."""
 
@@ -167,7 +185,7 @@ def read_crds(source: Source, root: Path) -> list[Crd]:
             raise CrdSchemaError(f"{source}: {glob!r} matches no file in the module")
         for path in matched:
             text = (root / path).read_text(encoding="utf-8")
-            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            documents = [doc for doc in yaml.load_all(text, CrdLoader) if doc is not None]
             if len(documents) != 1:
                 raise CrdSchemaError(
                     f"{source}: {path} holds {len(documents)} YAML documents, not one CRD"

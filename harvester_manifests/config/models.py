@@ -258,6 +258,16 @@ class Secrets(Model):
     sealed_secrets: SealedSecretsSettings = SealedSecretsSettings()
     external_secrets: ExternalSecretsSettings = ExternalSecretsSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _source_was_renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" in data:
+            raise ValueError(
+                f"source: {data['source']!r} is now mode: {data['source']!r} "
+                "(env-file, sealed-secrets, external-secrets or external)"
+            )
+        return data
+
     @model_validator(mode="after")
     def _external_secrets_need_a_store(self) -> Secrets:
         if self.mode == "external-secrets" and self.external_secrets.store_ref is None:

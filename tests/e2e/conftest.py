@@ -149,6 +149,19 @@ def referenced_env_files(directory: Path) -> Iterator[Path]:
                         yield current / str(env)
 
 
+class _CrdLoader(yaml.SafeLoader):
+    """Reads a plain `=` as a string, as Kubernetes' YAML 1.2 does (PyYAML's 1.1 cannot
+    construct it; prometheus-operator's CRDs have `- =` in enums)."""
+
+
+def _plain_string(loader: _CrdLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode), node
+    return str(loader.construct_scalar(node))
+
+
+_CrdLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
+
+
 def crd_files() -> dict[tuple[str, str], Path]:
     """(group, kind) -> its CRD, byte for byte as the pinned module ships it (mk/crds.mk)."""
     folder = crd_schemas_dir() / "crds"
@@ -157,7 +170,7 @@ def crd_files() -> dict[tuple[str, str], Path]:
         raise HarnessError(f"no CRDs in {folder}: run `make setup` (mk/crds.mk)")
     found = {}
     for path in files:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))["spec"]
+        spec = yaml.load(path.read_text(encoding="utf-8"), _CrdLoader)["spec"]
         found[(str(spec["group"]), str(spec["names"]["kind"]))] = path
     return found
 
