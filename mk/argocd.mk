@@ -72,7 +72,15 @@ $(REDIS_SERVER):
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 	@redis-server --version
 
-GITOPS_TOOLS := $(BIN)/argocd $(ARGOCD_LINKS) $(BIN)/external-secrets
+# Argo CD prunes with foreground propagation and waits until the object is gone; only
+# the garbage collector of kube-controller-manager removes the foregroundDeletion
+# finalizer. The harness runs it with that one controller. Same pins as the API
+# server (a `tool` of e2e/apiserver/go.mod), built like it (mk/e2e.mk).
+$(BIN)/kube-controller-manager: $(E2E_MOD_FILES)
+	$(E2E_GOBUILD) -o $@ k8s.io/kubernetes/cmd/kube-controller-manager
+	$(call e2e_check,$@ --version,Kubernetes $(E2E_K8S_VERSION))
+
+GITOPS_TOOLS := $(BIN)/argocd $(ARGOCD_LINKS) $(BIN)/external-secrets $(BIN)/kube-controller-manager
 TOOLS += $(GITOPS_TOOLS) $(ARGOCD_INSTALL) $(ESO_CRDS) $(REDIS_SERVER)
 
 # The same targets by their relative names: `make bin/argocd`.

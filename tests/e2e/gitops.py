@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -104,6 +105,7 @@ class GitOpsBinaries:
     repo_server: Path
     controller: Path
     external_secrets: Path
+    controller_manager: Path
     redis: Path
     kustomize: Path
     git: Path
@@ -116,6 +118,7 @@ class GitOpsBinaries:
             repo_server=bin_dir / "argocd-repo-server",
             controller=bin_dir / "argocd-application-controller",
             external_secrets=bin_dir / "external-secrets",
+            controller_manager=bin_dir / "kube-controller-manager",
             redis=Path(shutil.which("redis-server") or "/usr/bin/redis-server"),
             kustomize=bin_dir / "kustomize",
             git=Path(shutil.which("git") or "/usr/bin/git"),
@@ -123,8 +126,8 @@ class GitOpsBinaries:
             eso_crds=cache / f"external-secrets-{ESO_VERSION}-crds.yaml",
         )
         executables = (
-            found.repo_server, found.controller, found.external_secrets, found.redis,
-            found.kustomize, found.git,
+            found.repo_server, found.controller, found.external_secrets,
+            found.controller_manager, found.redis, found.kustomize, found.git,
         )  # fmt: skip
         missing = [str(p) for p in executables if not os.access(p, os.X_OK)]
         missing += [str(p) for p in (found.argocd_install, found.eso_crds) if not p.is_file()]
@@ -471,6 +474,46 @@ def external_secrets_operator(
     process = start("external-secrets", workdir, eso, env)
     try:
         yield process
+    finally:
+        process.stop()
+
+
+@contextmanager
+def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[None]:
+    """kube-controller-manager running only its garbage collector against `cluster`.
+
+    Argo CD prunes with foreground propagation and waits until the object is gone: the
+    API server keeps it, with the foregroundDeletion finalizer, until the garbage
+    collector has deleted its dependents and removed the finalizer.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = str(cluster.kubeconfig)
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE  # its throwaway self-signed serving certificate
+
+    def attempt() -> tuple[list[str], Callable[[], bool]]:
+        port = free_port()
+        args = [
+            str(binaries.controller_manager),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--controllers=garbagecollector",
+            "--leader-elect=false",
+            "--use-service-account-credentials=false",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={port}",
+            f"--cert-dir={workdir}",
+        ]
+        url = f"https://{LOOPBACK}:{port}/healthz"
+        return args, lambda: http_get(url, insecure).strip() == "ok"
+
+    process = start_server(
+        "kube-controller-manager", workdir / "kube-controller-manager.log", attempt, "healthy"
+    )
+    try:
+        yield
     finally:
         process.stop()
 

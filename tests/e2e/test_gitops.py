@@ -50,6 +50,7 @@ from tests.e2e.gitops import (
     argocd,
     documents,
     external_secrets_operator,
+    garbage_collector,
     get,
     kubectl_ok,
     register_cluster,
@@ -166,6 +167,9 @@ def fleet(
                 clusters[env] = cluster
                 stack.enter_context(
                     external_secrets_operator(cluster, workdir / f"eso-{env}", gitops_binaries)
+                )
+                stack.enter_context(
+                    garbage_collector(cluster, workdir / f"gc-{env}", gitops_binaries)
                 )
                 apply(
                     cluster, secret_store(env, kustomize_build(repo.path / "build" / env), values)
@@ -355,11 +359,7 @@ def test_a_resource_deleted_from_the_render_is_pruned(
             return False
         if operation.get("phase") != "Succeeded":
             return False
-        live = live_objects(fleet.clusters[env], [k]).get(k)
-        # Argo CD prunes with foreground propagation: with no garbage collector here
-        # (kube-controller-manager), the API server keeps the object, marked for
-        # deletion, with the foregroundDeletion finalizer the collector would remove.
-        return live is None or bool(live["metadata"].get("deletionTimestamp"))
+        return k not in live_objects(fleet.clusters[env], [k])
 
     app = fleet.argo.wait(fleet.app(env), pruned, f"synced at {revision} with {show(obj)} pruned")
     results = app["status"]["operationState"]["syncResult"]["resources"]
