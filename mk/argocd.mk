@@ -50,10 +50,11 @@ $(BIN)/argocd: $(ARGOCD_MOD_FILES)
 $(ARGOCD_LINKS): $(BIN)/argocd
 	ln -sf argocd $@
 
-# ESO prints no version: the check reads the module version from the build info.
+# ESO prints no version: the check reads the main module's version from the build info
+# (built as a tool of the wrapper, the binary records ESO itself as its `mod`).
 $(BIN)/external-secrets: $(ESO_MOD_FILES)
 	cd $(ESO_MOD) && $(GITOPS_GOBUILD) -ldflags '-s -w' -o $@ $(ESO_MODULE)
-	$(call e2e_check,go version -m $@ | awk '$$1 == "dep" && $$2 == "$(ESO_MODULE)" { print $$2 "@" $$3 }',$(ESO_MODULE)@$(ESO_VERSION))
+	$(call e2e_check,go version -m $@ | awk '$$1 == "mod" && $$2 == "$(ESO_MODULE)" { print $$2 "@" $$3 }',$(ESO_MODULE)@$(ESO_VERSION))
 
 $(ARGOCD_INSTALL): $(ARGOCD_MOD_FILES)
 	@mkdir -p $(@D) && rm -f $(@D)/argocd-*-install.yaml
