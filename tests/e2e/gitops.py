@@ -442,6 +442,8 @@ def argocd(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterato
                 f"--app-resync={APP_RESYNC_SECONDS}",
                 "--app-resync-jitter=0",
                 "--self-heal-timeout-seconds=1",
+                # Resource health in the Application's status, where the harness reads it.
+                "--persist-resource-health=true",
                 "--loglevel=info",
             ]
             return args, f"http://{LOOPBACK}:{metrics}/healthz"
@@ -480,7 +482,7 @@ def external_secrets_operator(
 
 @contextmanager
 def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[None]:
-    """kube-controller-manager running only its garbage collector against `cluster`.
+    """kube-controller-manager running only its garbage collector and disruption controller.
 
     Argo CD prunes with foreground propagation and waits until the object is gone: the
     API server keeps it, with the foregroundDeletion finalizer, until the garbage
@@ -499,7 +501,9 @@ def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries)
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
-            "--controllers=garbagecollector",
+            # The disruption controller writes the PodDisruptionBudgets' status, which
+            # Argo CD's bundled health check of a PDB waits for.
+            "--controllers=garbagecollector,disruption",
             "--leader-elect=false",
             "--use-service-account-credentials=false",
             f"--bind-address={LOOPBACK}",

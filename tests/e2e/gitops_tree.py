@@ -135,7 +135,9 @@ def live_objects(cluster: Cluster, keys: list[Key]) -> dict[Key, Obj]:
         )
     for namespace, names in sorted(by_namespace.items()):
         ns = [f"--namespace={namespace}"] if namespace else []
-        out = kubectl_ok(cluster, "get", *ns, *names, "-o", "json", "--ignore-not-found")
+        out = kubectl_ok(
+            cluster, "get", *ns, *names, "-o", "json", "--ignore-not-found", "--show-managed-fields"
+        )
         if out.strip():
             parsed = json.loads(out)
             for obj in parsed["items"] if parsed.get("kind") == "List" else [parsed]:
