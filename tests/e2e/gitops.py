@@ -58,6 +58,9 @@ SYNC_TIMEOUT = float(os.environ.get("HARVESTER_E2E_SYNC_TIMEOUT", "180"))
 # asked (its --app-resync; 3 minutes by default). Short, so that "the diff stays
 # empty over two further reconciliations" takes seconds.
 APP_RESYNC_SECONDS = 4
+# How long a component may take to exit after SIGTERM before it is killed: they hold
+# nothing worth flushing (throwaway state), and some wait out their informers' timeouts.
+STOP_GRACE = 3.0
 # The kinds taken from Argo CD's install.yaml: its CRDs and its configuration. Its
 # Deployments, Services, RBAC and NetworkPolicies are for an in-cluster install and
 # would never run here (the components run as processes, with a token that is in
@@ -273,6 +276,11 @@ def sync_failure(app: Obj) -> str:
     if phase in ("Failed", "Error"):
         details = problems or [str(operation.get("message", "")).strip()]
         return f"sync {phase.lower()}: " + "; ".join(details)
+    if problems and operation.get("retryCount"):
+        # Argo CD retries a failed sync (its own backoff, or the Application's retry
+        # policy) and the phase stays Running; an object the API server refused is a
+        # defect of the render all the same.
+        return "sync failed (Argo CD is retrying): " + "; ".join(problems)
     errors = [
         f"{c.get('type')}: {c.get('message')}"
         for c in status.get("conditions") or []
@@ -387,7 +395,9 @@ def start(
             return args, lambda: redis_ping(port)
         return args, lambda: http_ok(url)
 
-    return start_server(name, workdir / f"{name}.log", attempt, "ready", env=env)
+    return start_server(
+        name, workdir / f"{name}.log", attempt, "ready", env=env, stop_timeout=STOP_GRACE
+    )
 
 
 @contextmanager
@@ -513,8 +523,9 @@ def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries)
         url = f"https://{LOOPBACK}:{port}/healthz"
         return args, lambda: http_get(url, insecure).strip() == "ok"
 
+    log = workdir / "kube-controller-manager.log"
     process = start_server(
-        "kube-controller-manager", workdir / "kube-controller-manager.log", attempt, "healthy"
+        "kube-controller-manager", log, attempt, "healthy", stop_timeout=STOP_GRACE
     )
     try:
         yield

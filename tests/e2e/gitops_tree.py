@@ -209,7 +209,7 @@ def app_project() -> Obj:
 
 
 def application(name: str, repo_url: str, path: str, namespace: str) -> Obj:
-    """An Application the test constructs (the broken renders), synced automatically."""
+    """An Application the test constructs (the broken renders): automated, Argo CD's defaults."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -218,6 +218,6 @@ def application(name: str, repo_url: str, path: str, namespace: str) -> Obj:
             "project": "harvester-e2e",
             "source": {"repoURL": repo_url, "targetRevision": "main", "path": path},
             "destination": {"server": IN_CLUSTER, "namespace": namespace},
-            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["ServerSideApply=true"]},
+            "syncPolicy": {"automated": {"prune": True}},
         },
     }
