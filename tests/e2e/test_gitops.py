@@ -361,9 +361,7 @@ def test_a_resource_deleted_from_the_render_is_pruned(
             return False
         return k not in live_objects(fleet.clusters[env], [k])
 
-    app = fleet.argo.wait(fleet.app(env), pruned, f"synced at {revision} with {show(obj)} pruned")
-    results = app["status"]["operationState"]["syncResult"]["resources"]
-    entry = next(
-        r for r in results if r["kind"] == obj["kind"] and r["name"] == obj["metadata"]["name"]
-    )
-    assert entry["message"] == "pruned", entry
+    # The object is gone after a Succeeded sync at the pruning revision: only Argo CD's
+    # prune deletes it here (whether it happened in that sync or in an earlier automated
+    # one at the same revision, which then left nothing to report).
+    fleet.argo.wait(fleet.app(env), pruned, f"synced at {revision} with {show(obj)} pruned")
