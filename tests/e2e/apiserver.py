@@ -91,9 +91,15 @@ class Process:
     """A started server whose stdout and stderr go to `log`."""
 
     def __init__(
-        self, name: str, args: list[str], log: Path, env: dict[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
         self.name = name
+        self.stop_timeout = stop_timeout
         self.args = args
         self.log = log
         self._log_file: IO[bytes] = log.open("wb")
@@ -124,7 +130,7 @@ class Process:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
             try:
-                self.popen.wait(STOP_TIMEOUT)
+                self.popen.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
@@ -147,7 +153,12 @@ def wait_until(process: Process, probe: Callable[[], bool], what: str) -> None:
 
 
 def start_server(
-    name: str, log: Path, attempt: Callable[[], tuple[list[str], Callable[[], bool]]], what: str
+    name: str,
+    log: Path,
+    attempt: Callable[[], tuple[list[str], Callable[[], bool]]],
+    what: str,
+    env: dict[str, str] | None = None,
+    stop_timeout: float = STOP_TIMEOUT,
 ) -> Process:
     """Start the server that `attempt()` describes (args, readiness probe) and wait.
 
@@ -156,7 +167,7 @@ def start_server(
     """
     for tries in range(1, PORT_ATTEMPTS + 1):
         args, probe = attempt()
-        process = Process(name, args, log)
+        process = Process(name, args, log, env, stop_timeout)
         try:
             wait_until(process, probe, what)
             return process

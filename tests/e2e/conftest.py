@@ -34,6 +34,7 @@ import yaml
 
 from harvester_manifests.validate import crd_schemas_dir
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
+from tests.e2e.gitops import GitOpsBinaries
 
 BUILD = ROOT / "build"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -235,6 +236,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def binaries() -> Binaries:
     try:
         return Binaries.from_bin()
+    except HarnessError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def gitops_binaries() -> GitOpsBinaries:
+    try:
+        return GitOpsBinaries.from_bin()
     except HarnessError as err:
         pytest.fail(str(err), pytrace=False)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apiserver import Binaries, HarnessError, start_server
+from tests.e2e.apiserver import ROOT, Binaries, HarnessError, start_server
 from tests.e2e.conftest import BUILD, NOT_ENVIRONMENTS, TARGETS, Target, materialize
+from tests.e2e.gitops import ARGOCD_VERSION, ESO_VERSION, GitOpsBinaries
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +104,15 @@ def test_placeholders_replace_the_operators_values(tmp_path: Path) -> None:
     directory = materialize(Target("t", source), tmp_path / "copy", placeholders)
     assert asked == [Path("dev/secrets/keys.env")]
     assert (directory / "secrets" / "keys.env").read_text() == "KEY=placeholder\n"
+
+
+def test_missing_gitops_binaries_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match=r"argocd-repo-server.*run `make setup`"):
+        GitOpsBinaries.from_bin(tmp_path, tmp_path)
+
+
+def test_the_crd_schema_pins_are_the_running_versions() -> None:
+    """kubeconform checks build/ against the CRDs of the versions the e2e harness runs."""
+    crds_mk = (ROOT / "mk" / "crds.mk").read_text()
+    assert f"github.com/argoproj/argo-cd/v3@{ARGOCD_VERSION}:" in crds_mk
+    assert f"github.com/external-secrets/external-secrets@{ESO_VERSION}:" in crds_mk
