@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, OVERLAYS, tool
-from tests.e2e.apiserver import cluster
+from tests.conftest import ENV_EXAMPLE, OVERLAYS, kustomize_build, tool
+from tests.e2e.apiserver import Cluster, cluster
+from tests.e2e.conftest import install_crds
 from tests.test_errors import GEN, harvester_gen, snapshot
 
 SECRET = "sk-test-never-print-this-value-0123456789"
@@ -421,34 +422,48 @@ def test_bad_input_is_exit_2(
     assert result.stderr.splitlines()[-1].startswith(expected), result.stderr
 
 
+def cluster_diff(project: Path, live: Cluster, env: str) -> subprocess.CompletedProcess[str]:
+    """`harvester-gen diff --cluster` of one environment against the live cluster."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+    environ["HOME"] = str(live.workdir)  # kubectl's cache, never the caller's
+    result = subprocess.run(
+        [str(GEN), "diff", "--env", env, "--cluster",
+         "--kubectl", str(live.binaries.kubectl), "--kubeconfig", str(live.kubeconfig)],
+        cwd=project, capture_output=True, text=True, env=environ, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    return result
+
+
 def test_cluster_diff_against_a_real_api_server(project: Path, tmp_path: Path) -> None:
-    """Apply prod to a real kube-apiserver, then ask the cluster what a changed render changes."""
+    """Apply prod to a real kube-apiserver as its secrets mode (env-file) says, with its
+    Secrets (`kubectl apply -k build/prod/secrets`), then ask the cluster what a changed
+    render changes: a changed secret value, then a changed tag."""
     with cluster(tmp_path / "e2e") as live:
-        applied = live.kubectl("apply", "--server-side", "-k", str(project / "build" / "prod"))
+        layer = project / "build" / "prod" / "secrets"
+        applied = live.kubectl("apply", "--server-side", "-k", str(layer))
         assert applied.returncode == 0, applied.stderr
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        env["HOME"] = str(live.workdir)  # kubectl's cache, never the caller's
 
-        def cluster_diff() -> subprocess.CompletedProcess[str]:
-            result = subprocess.run(
-                [str(GEN), "diff", "--env", "prod", "--cluster",
-                 "--kubectl", str(live.binaries.kubectl), "--kubeconfig", str(live.kubeconfig)],
-                cwd=project, capture_output=True, text=True, env=env, check=False,
-            )  # fmt: skip
-            assert "Traceback" not in result.stderr
-            return result
-
-        same = cluster_diff()
+        same = cluster_diff(project, live, "prod")
         assert (same.returncode, same.stdout) == (0, "prod: no changes\n"), same.stderr
 
-        append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
         env_file = project / ".env"
         env_file.write_text(
             env_file.read_text().replace(
                 f"OPENAI_API_KEY={PLACEHOLDER}", f"OPENAI_API_KEY={SECRET}"
             )
         )
-        changed = cluster_diff()
+        secret = cluster_diff(project, live, "prod")
+        assert secret.returncode == 1, secret.stderr
+        assert secret.stdout.startswith("prod: changes\n")
+        # Only the layer holds the Secret, and the checksum annotation that rolls its pods.
+        assert "v1.Secret.signal-harvester.signal-harvester-api-keys" in secret.stdout
+        assert "harvester-gen/secrets-checksum" in secret.stdout
+        assert "image: bwillia13x/signal-harvester:v2.1.0" not in secret.stdout
+        never_printed(secret, SECRET, PLACEHOLDER)
+
+        append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
+        changed = cluster_diff(project, live, "prod")
         assert changed.returncode == 1, changed.stderr
         assert changed.stdout.startswith("prod: changes\n")
         assert "+        image: bwillia13x/signal-harvester:v2.1.0" in changed.stdout
@@ -462,6 +477,33 @@ def test_cluster_diff_against_a_real_api_server(project: Path, tmp_path: Path) -
             "-o", "jsonpath={.spec.template.spec.containers[0].image}",
         )  # fmt: skip
         assert live_image.stdout == "bwillia13x/signal-harvester:v2.0.0"
+
+
+def test_cluster_diff_of_an_external_secrets_environment(project: Path, tmp_path: Path) -> None:
+    """dev delivers through ExternalSecrets: with the CRD installed, the cluster diffs them like
+    any object (a changed store shows), and no value is involved."""
+    dev = project / "build" / "dev"
+    with cluster(tmp_path / "e2e") as live:
+        assert install_crds(live, kustomize_build(dev)) == ["externalsecrets.external-secrets.io"]
+        applied = live.kubectl("apply", "--server-side", "-k", str(dev))
+        assert applied.returncode == 0, applied.stderr
+
+        same = cluster_diff(project, live, "dev")
+        assert (same.returncode, same.stdout) == (0, "dev: no changes\n"), same.stderr
+
+        overlay = project / "overlays" / "dev.yaml"
+        overlay.write_text(
+            overlay.read_text().replace("name: platform-secrets", "name: vault-backend")
+        )
+        changed = cluster_diff(project, live, "dev")
+        assert changed.returncode == 1, changed.stderr
+        assert changed.stdout.startswith("dev: changes\n")
+        for name in ("alertmanager-slack-urls", "grafana-admin", "signal-harvester-api-keys"):
+            assert f"ExternalSecret.signal-harvester.{name}" in changed.stdout
+        assert "-    name: platform-secrets" in changed.stdout
+        assert "+    name: vault-backend" in changed.stdout
+        assert "v1.Secret." not in changed.stdout
+        never_printed(changed, PLACEHOLDER)
 
 
 def test_cluster_diff_with_an_unreachable_cluster_is_exit_2(project: Path, tmp_path: Path) -> None:
