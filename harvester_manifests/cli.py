@@ -245,7 +245,8 @@ def init(directory: Path) -> None:
 @click.option(
     "--cluster",
     is_flag=True,
-    help="Compare with the live cluster instead (kubectl diff --server-side -k).",
+    help="Compare with the live cluster instead: kubectl diff --server-side -k on what "
+    "kubectl apply -k takes (ENV/secrets in secrets mode env-file).",
 )
 @click.option(
     "--kustomize",

@@ -10,25 +10,44 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENV_EXAMPLE, OVERLAYS, tool
-from tests.e2e.apiserver import cluster
+from tests.conftest import ENV_EXAMPLE, OVERLAYS, kustomize_build, tool
+from tests.e2e.apiserver import Cluster, cluster
+from tests.e2e.conftest import install_crds
 from tests.test_errors import GEN, harvester_gen, snapshot
 
 SECRET = "sk-test-never-print-this-value-0123456789"
 PLACEHOLDER = "replace-with-openai-api-key"  # OPENAI_API_KEY in .env.example
 
 
+ENV_FILE_ENVS = ("prod", "staging")  # delivered from the .env here: real Secrets to compare
+_SECRETS_BLOCK = re.compile(r"^secrets:\n(?:[ ]+.*\n)*", re.MULTILINE)
+
+
+def deliver_from_env_file(overlay: Path) -> None:
+    """Rewrite the overlay's `secrets:` block to mode env-file (the committed environments use
+    external-secrets): render then writes the gitignored `<env>/secrets/` layer with the Secrets
+    from the .env, the directory `kubectl apply -k` takes."""
+    text, count = _SECRETS_BLOCK.subn("secrets:\n  mode: env-file\n", overlay.read_text())
+    assert count == 1, f"{overlay}: expected one secrets: block"
+    overlay.write_text(text)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A scratch project rendered as it stands: a diff of it shows nothing."""
+    """A scratch project rendered as it stands: a diff of it shows nothing. prod and staging
+    deliver their Secrets from the .env (mode env-file); dev keeps the committed
+    external-secrets (ExternalSecrets, no value anywhere)."""
     root = tmp_path / "project"
     shutil.copytree(OVERLAYS, root / "overlays")
+    for env in ENV_FILE_ENVS:
+        deliver_from_env_file(root / "overlays" / f"{env}.yaml")
     shutil.copyfile(ENV_EXAMPLE, root / ".env")
     result = harvester_gen("render", "--env", "all", cwd=root)
     assert result.returncode == 0, result.stderr
@@ -72,16 +91,25 @@ def test_changed_tag(project: Path) -> None:
     result = diff(project, "--env", "all")
     assert result.returncode == 1, result.stderr
     version = '["app.kubernetes.io/version"]: "v2.0.0" -> "v2.1.0"'
-    assert result.stdout.splitlines() == [
-        "prod:",
+    deployment = [
         "  ~ Deployment/signal-harvester-api",
         f"      ~ metadata.labels{version}",
         f"      ~ spec.template.metadata.labels{version}",
         "      ~ spec.template.spec.containers[signal-harvester-api].image: "
         '"bwillia13x/signal-harvester:v2.0.0" -> "bwillia13x/signal-harvester:v2.1.0"',
-        "files: 0 added, 0 removed, 2 changed",
+    ]
+    # The committed overlay and the env-file layer (`kubectl apply -k prod/secrets`, a whole
+    # overlay of its own over the base) both change; no Secret does.
+    assert result.stdout.splitlines() == [
+        "prod:",
+        *deployment,
+        "prod/secrets:",
+        *deployment,
+        "files: 1 added, 0 removed, 3 changed",
         "  ~ prod/kustomization.yaml",  # the images: entry
-        "  ~ prod/patches/deployment-signal-harvester-api.yaml",  # the version label
+        "  + prod/patches/deployment-signal-harvester-api.yaml",  # the version label
+        "  ~ prod/secrets/kustomization.yaml",
+        "  ~ prod/secrets/patches/deployment-signal-harvester-api.yaml",
     ]
     assert diff(project, "--env", "staging").returncode == 0, "other environments unchanged"
 
@@ -92,10 +120,14 @@ def test_added_environment(project: Path) -> None:
         result = diff(project, "--env", env)
         assert result.returncode == 1, result.stderr
         lines = result.stdout.splitlines()
-        assert lines[0] == "qa: environment added (41 objects)"
+        # The committed overlay holds no Secret; its env-file layer holds all of it, Secrets too.
+        assert lines[0] == "qa: environment added (37 objects)"
         assert "  + Deployment/signal-harvester-api" in lines
-        assert "  + Secret/signal-harvester-api-keys" in lines
+        layer = lines.index("qa/secrets: environment added (41 objects)")
+        assert "  + Secret/signal-harvester-api-keys" not in lines[:layer]
+        assert "  + Secret/signal-harvester-api-keys" in lines[layer:]
         assert "  + qa/kustomization.yaml" in lines
+        assert "  + qa/secrets/kustomization.yaml" in lines
         assert not any(line.startswith(("prod", "dev", "staging")) for line in lines)
 
 
@@ -170,6 +202,8 @@ def test_secret_change_is_shown_but_never_printed(project: Path) -> None:
     result = diff(project, "--env", "prod")
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
+    # Only the env-file layer holds Secrets: the committed overlay is unchanged.
+    assert lines[0] == "prod/secrets:"
     secret = lines.index("  ~ Secret/signal-harvester-api-keys")
     assert lines[secret + 1] == "      ~ data.OPENAI_API_KEY: (secret value) changed"
     assert "  ~ prod/secrets/signal-harvester-api-keys.env" in lines
@@ -178,14 +212,55 @@ def test_secret_change_is_shown_but_never_printed(project: Path) -> None:
     never_printed(result, SECRET, PLACEHOLDER)
 
 
+def test_changed_external_secret_field_is_shown(project: Path) -> None:
+    """dev delivers through ExternalSecrets: a changed store shows field by field, like any
+    object; the .env plays no part (its values are neither compared nor printed)."""
+    dev = project / "overlays" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("name: platform-secrets", "name: vault-backend"))
+    env = project / ".env"
+    env.write_text(
+        env.read_text().replace(f"OPENAI_API_KEY={PLACEHOLDER}", f"OPENAI_API_KEY={SECRET}")
+    )
+    result = diff(project, "--env", "dev")
+    assert result.returncode == 1, result.stderr
+    store = '      ~ spec.secretStoreRef.name: "platform-secrets" -> "vault-backend"'
+    assert result.stdout.splitlines() == [
+        "dev:",
+        "  ~ ExternalSecret/alertmanager-slack-urls",
+        store,
+        "  ~ ExternalSecret/grafana-admin",
+        store,
+        "  ~ ExternalSecret/signal-harvester-api-keys",
+        store,
+        "files: 0 added, 0 removed, 3 changed",
+        "  ~ dev/resources/externalsecret-alertmanager-slack-urls.yaml",
+        "  ~ dev/resources/externalsecret-grafana-admin.yaml",
+        "  ~ dev/resources/externalsecret-signal-harvester-api-keys.yaml",
+    ]
+    never_printed(result, SECRET, PLACEHOLDER)
+
+
 def test_unrendered_secrets_are_added_not_printed(project: Path) -> None:
-    """A fresh clone has no build/*/secrets/*.env (gitignored): render would add them."""
+    """A fresh clone has no build/*/secrets/ (gitignored): render would add the layer."""
     shutil.rmtree(project / "build" / "prod" / "secrets")
     result = diff(project, "--env", "prod")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
+    assert lines[0] == "prod/secrets: environment added (41 objects)"
+    assert "  + Secret/signal-harvester-api-keys" in lines
+    assert "  + prod/secrets/signal-harvester-api-keys.env" in lines
+    never_printed(result, PLACEHOLDER)
+
+
+def test_missing_secret_values_are_built_as_empty_not_printed(project: Path) -> None:
+    """The layer without its (gitignored) .env files: built with empty ones, and named."""
+    for values in (project / "build" / "prod" / "secrets").glob("*.env"):
+        values.unlink()
+    result = diff(project, "--env", "prod")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
     assert lines[:2] == [
-        "prod:",
+        "prod/secrets:",
         "  ! not on disk, built as empty (a fresh clone has no gitignored secret values;"
         " a render writes them):",
     ]
@@ -243,8 +318,8 @@ def test_an_unreadable_secret_file_is_named_never_quoted(project: Path) -> None:
     result = diff(project, "--env", "prod")
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines()[0] == (
-        "prod: the output on disk does not build: loading KV pairs: env source files: "
-        "[secrets/signal-harvester-api-keys.env]: unreadable (kustomize's detail withheld: "
+        "prod/secrets: the output on disk does not build: loading KV pairs: env source files: "
+        "[signal-harvester-api-keys.env]: unreadable (kustomize's detail withheld: "
         "it quotes the file)"
     )
     never_printed(result, SECRET, PLACEHOLDER)
@@ -254,7 +329,8 @@ def test_nothing_rendered_yet_is_all_added(project: Path) -> None:
     shutil.rmtree(project / "build")
     result = diff(project, "--env", "prod")
     assert result.returncode == 1
-    assert result.stdout.startswith("prod: environment added (41 objects)\n")
+    assert result.stdout.startswith("prod: environment added (37 objects)\n")
+    assert "\nprod/secrets: environment added (41 objects)\n" in result.stdout
 
 
 def test_an_output_that_is_not_a_render_is_bad_input(project: Path) -> None:
@@ -346,34 +422,48 @@ def test_bad_input_is_exit_2(
     assert result.stderr.splitlines()[-1].startswith(expected), result.stderr
 
 
+def cluster_diff(project: Path, live: Cluster, env: str) -> subprocess.CompletedProcess[str]:
+    """`harvester-gen diff --cluster` of one environment against the live cluster."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+    environ["HOME"] = str(live.workdir)  # kubectl's cache, never the caller's
+    result = subprocess.run(
+        [str(GEN), "diff", "--env", env, "--cluster",
+         "--kubectl", str(live.binaries.kubectl), "--kubeconfig", str(live.kubeconfig)],
+        cwd=project, capture_output=True, text=True, env=environ, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    return result
+
+
 def test_cluster_diff_against_a_real_api_server(project: Path, tmp_path: Path) -> None:
-    """Apply prod to a real kube-apiserver, then ask the cluster what a changed render changes."""
+    """Apply prod to a real kube-apiserver as its secrets mode (env-file) says, with its
+    Secrets (`kubectl apply -k build/prod/secrets`), then ask the cluster what a changed
+    render changes: a changed secret value, then a changed tag."""
     with cluster(tmp_path / "e2e") as live:
-        applied = live.kubectl("apply", "--server-side", "-k", str(project / "build" / "prod"))
+        layer = project / "build" / "prod" / "secrets"
+        applied = live.kubectl("apply", "--server-side", "-k", str(layer))
         assert applied.returncode == 0, applied.stderr
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        env["HOME"] = str(live.workdir)  # kubectl's cache, never the caller's
 
-        def cluster_diff() -> subprocess.CompletedProcess[str]:
-            result = subprocess.run(
-                [str(GEN), "diff", "--env", "prod", "--cluster",
-                 "--kubectl", str(live.binaries.kubectl), "--kubeconfig", str(live.kubeconfig)],
-                cwd=project, capture_output=True, text=True, env=env, check=False,
-            )  # fmt: skip
-            assert "Traceback" not in result.stderr
-            return result
-
-        same = cluster_diff()
+        same = cluster_diff(project, live, "prod")
         assert (same.returncode, same.stdout) == (0, "prod: no changes\n"), same.stderr
 
-        append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
         env_file = project / ".env"
         env_file.write_text(
             env_file.read_text().replace(
                 f"OPENAI_API_KEY={PLACEHOLDER}", f"OPENAI_API_KEY={SECRET}"
             )
         )
-        changed = cluster_diff()
+        secret = cluster_diff(project, live, "prod")
+        assert secret.returncode == 1, secret.stderr
+        assert secret.stdout.startswith("prod: changes\n")
+        # Only the layer holds the Secret, and the checksum annotation that rolls its pods.
+        assert "v1.Secret.signal-harvester.signal-harvester-api-keys" in secret.stdout
+        assert "harvester-gen/secrets-checksum" in secret.stdout
+        assert "image: bwillia13x/signal-harvester:v2.1.0" not in secret.stdout
+        never_printed(secret, SECRET, PLACEHOLDER)
+
+        append(project / "overlays" / "prod.yaml", "api:\n  image: {tag: v2.1.0}\n")
+        changed = cluster_diff(project, live, "prod")
         assert changed.returncode == 1, changed.stderr
         assert changed.stdout.startswith("prod: changes\n")
         assert "+        image: bwillia13x/signal-harvester:v2.1.0" in changed.stdout
@@ -387,6 +477,33 @@ def test_cluster_diff_against_a_real_api_server(project: Path, tmp_path: Path) -
             "-o", "jsonpath={.spec.template.spec.containers[0].image}",
         )  # fmt: skip
         assert live_image.stdout == "bwillia13x/signal-harvester:v2.0.0"
+
+
+def test_cluster_diff_of_an_external_secrets_environment(project: Path, tmp_path: Path) -> None:
+    """dev delivers through ExternalSecrets: with the CRD installed, the cluster diffs them like
+    any object (a changed store shows), and no value is involved."""
+    dev = project / "build" / "dev"
+    with cluster(tmp_path / "e2e") as live:
+        assert install_crds(live, kustomize_build(dev)) == ["externalsecrets.external-secrets.io"]
+        applied = live.kubectl("apply", "--server-side", "-k", str(dev))
+        assert applied.returncode == 0, applied.stderr
+
+        same = cluster_diff(project, live, "dev")
+        assert (same.returncode, same.stdout) == (0, "dev: no changes\n"), same.stderr
+
+        overlay = project / "overlays" / "dev.yaml"
+        overlay.write_text(
+            overlay.read_text().replace("name: platform-secrets", "name: vault-backend")
+        )
+        changed = cluster_diff(project, live, "dev")
+        assert changed.returncode == 1, changed.stderr
+        assert changed.stdout.startswith("dev: changes\n")
+        for name in ("alertmanager-slack-urls", "grafana-admin", "signal-harvester-api-keys"):
+            assert f"ExternalSecret.signal-harvester.{name}" in changed.stdout
+        assert "-    name: platform-secrets" in changed.stdout
+        assert "+    name: vault-backend" in changed.stdout
+        assert "v1.Secret." not in changed.stdout
+        never_printed(changed, PLACEHOLDER)
 
 
 def test_cluster_diff_with_an_unreachable_cluster_is_exit_2(project: Path, tmp_path: Path) -> None:
