@@ -8,6 +8,7 @@ gives the same bytes and is the fallback). Sequences sit at their key's indentat
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -27,10 +28,24 @@ class _PureDumper(yaml.SafeDumper):
         return True
 
 
+# Strings PyYAML writes plain but kustomize's reader takes for another type: the YAML 1.1
+# booleans y/n (the label value "N" would reach the cluster as `false`) and YAML 1.2 numbers
+# PyYAML's resolver does not know (`1e3`, `0o17`). These get quotes; nothing else changes.
+_OTHER_TYPES = re.compile(
+    r"[yYnN]|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+)
+_STR = "tag:yaml.org,2002:str"
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+        return dumper.represent_scalar(_STR, value, style="|")
+    if (
+        _OTHER_TYPES.fullmatch(value)
+        and dumper.resolve(yaml.ScalarNode, value, (True, False)) == _STR  # type: ignore[no-untyped-call]
+    ):
+        return dumper.represent_scalar(_STR, value, style='"')
+    return dumper.represent_scalar(_STR, value)
 
 
 _Dumper.add_representer(str, _str)

@@ -181,3 +181,26 @@ def test_libyaml_and_pure_python_emit_the_same_bytes(env: str) -> None:
 
     for obj in direct_render(env):
         assert yamlio.dump(obj) == yamlio.dump(obj, pure=True)
+
+
+@pytest.mark.parametrize(
+    "value", ["y", "Y", "n", "N", "yes", "off", "true", "null", "0", "1e3", "0o17", "0x1F", ".5"]
+)
+def test_strings_kustomize_would_read_as_other_types_stay_strings(
+    value: str, tmp_path: Path
+) -> None:
+    """A label value such as "N" is a boolean to kustomize's YAML 1.1 reader when written
+    plain: every string the render writes must come back from kustomize as that string."""
+    from harvester_manifests.yamlio import dump
+
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "labels": {"v": value}},
+        "data": {"v": value},
+    }
+    (tmp_path / "cm.yaml").write_text(dump(cm))
+    (tmp_path / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (built,) = kustomize_build(tmp_path)
+    assert built["metadata"]["labels"]["v"] == value
+    assert built["data"]["v"] == value

@@ -61,10 +61,12 @@ def coverage(alerts: list[AlertRule], cases: list[Scenario]) -> dict[str, set[tu
 
 def external_url(gen: Generated) -> str:
     """What Prometheus renders `{{ $externalURL }}` to: its --web.external-url without the
-    trailing slash (Prometheus strips it). Without the flag (no Ingress) the rules do not use
-    it, and the example stands in."""
-    container = gen.objects[("Deployment", n.PROMETHEUS)]["spec"]["template"]["spec"]
-    for arg in container["containers"][0]["args"]:
+    trailing slash (Prometheus strips it). Without the flag (no Ingress, or no Prometheus of
+    ours) the example stands in."""
+    deployment = gen.objects.get(("Deployment", n.PROMETHEUS))
+    if deployment is None:  # monitoring.mode operator: the cluster's Prometheus, not ours
+        return EXAMPLE_URL
+    for arg in deployment["spec"]["template"]["spec"]["containers"][0]["args"]:
         if arg.startswith("--web.external-url="):
             return str(arg.partition("=")[2]).rstrip("/")
     return EXAMPLE_URL

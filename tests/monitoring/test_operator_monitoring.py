@@ -146,7 +146,7 @@ def test_rules_are_the_bundled_groups_with_our_namespace(
 ) -> None:
     groups = rules_document(operator_objects)["groups"]
     bundled = r.alert_rules(cfg)["groups"]
-    assert [g["name"] for g in groups] == [f"signal-harvester-{c}" for c in r.CATEGORIES]
+    assert {f"signal-harvester-{c}" for c in r.CATEGORIES} <= {g["name"] for g in groups}
     assert len(groups) == len(bundled)
     for group, same in zip(groups, bundled, strict=True):
         assert group["name"] == same["name"]
