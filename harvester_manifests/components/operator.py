@@ -29,6 +29,7 @@ from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring.dashboards import dashboards
 from harvester_manifests.monitoring.operator_routing import alertmanager_config_spec
 from harvester_manifests.monitoring.rules import alert_rules
+from harvester_manifests.syncwaves import SERVER_SIDE_APPLY
 from harvester_manifests.yamlio import dump_json
 
 COMPONENT = "monitoring"
@@ -128,7 +129,11 @@ def dashboard_config_maps(cfg: Config) -> list[Obj]:
                 "name": dashboard_config_map_name(name),
                 "namespace": cfg.monitoring.operator.dashboards_namespace(),
                 "labels": {**labels(names.GRAFANA, COMPONENT), sidecar.label: sidecar.label_value},
-                "annotations": {sidecar.folder_annotation: sidecar.folder},
+                # Argo CD applies dashboards server-side, as the bundled ones (grafana.py):
+                # client-side apply's last-applied annotation is limited to 256 KiB.
+                "annotations": dict(
+                    sorted({sidecar.folder_annotation: sidecar.folder, **SERVER_SIDE_APPLY}.items())
+                ),
             },
             "data": {f"{name}.json": dump_json(board)},
         }

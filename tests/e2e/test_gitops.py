@@ -40,7 +40,7 @@ from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.secrets import secret_specs
 from tests.e2e.apiserver import Binaries, Cluster, Etcd, HarnessError, kube_apiserver
-from tests.e2e.conftest import BUILD, ENV_EXAMPLE
+from tests.e2e.conftest import BUILD, ENV_EXAMPLE, install_crds
 from tests.e2e.gitops import (
     ArgoCD,
     GitOpsBinaries,
@@ -171,9 +171,23 @@ def fleet(
                 stack.enter_context(
                     garbage_collector(cluster, workdir / f"gc-{env}", gitops_binaries)
                 )
-                apply(
-                    cluster, secret_store(env, kustomize_build(repo.path / "build" / env), values)
-                )
+                built = kustomize_build(repo.path / "build" / env)
+                # What the destination's own platform provides (monitoring.mode operator: the
+                # cluster's kube-prometheus-stack): the CRDs of kinds the environment uses, and
+                # the namespaces it writes into without creating them.
+                objects = list(built.values())
+                install_crds(cluster, objects)
+                own = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+                foreign = {o["metadata"].get("namespace") for o in objects} - own - {None}
+                if foreign:
+                    apply(
+                        cluster,
+                        [
+                            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                            for name in sorted(str(n) for n in foreign)
+                        ],
+                    )
+                apply(cluster, secret_store(env, built, values))
             state = Fleet(argo, clusters, repo, config_dir, gitops_file)
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.
@@ -328,13 +342,25 @@ def test_a_hand_edit_is_healed_where_self_heal_is_on(
 
 @pytest.fixture(scope="module")
 def pruning_commit(fleet: Fleet, second_commit: str) -> tuple[str, Obj]:
-    """A commit whose render lacks one object: base's NetworkPolicy for Alertmanager."""
-    base = fleet.repo.path / "build" / "base"
+    """A commit whose render lacks one object of the base that no environment's overlay
+    patches or deletes (removing a patched one would break that overlay's build, not prune):
+    a NetworkPolicy where one qualifies, else any such object but the Namespace."""
+    build = fleet.repo.path / "build"
+    base = build / "base"
     kustomization = documents((base / "kustomization.yaml").read_text())[0]
-    victim = next(
-        entry for entry in kustomization["resources"]
-        if "networkpolicy" in entry and "default-deny" not in entry
-    )  # fmt: skip
+    touched = {
+        patch.name.removeprefix("delete-")
+        for env in ENVS
+        for patch in (build / env / "patches").glob("*.yaml")
+    }
+    free = [
+        entry
+        for entry in kustomization["resources"]
+        if Path(entry).name not in touched
+        and "default-deny" not in entry
+        and not Path(entry).name.startswith("namespace-")
+    ]
+    victim = next((e for e in free if "networkpolicy" in e), free[0])
     obj = documents((base / victim).read_text())[0]
     kustomization["resources"].remove(victim)
     (base / "kustomization.yaml").write_text(json.dumps(kustomization, indent=1))
