@@ -28,6 +28,7 @@ from harvester_manifests.errors import InputError
 from harvester_manifests.render import render
 from harvester_manifests.secrets import collect, secret_specs
 from harvester_manifests.stack import build_stack, render_environment
+from harvester_manifests.syncwaves import SERVER_SIDE_APPLY
 from tests.conftest import (
     ENV_EXAMPLE,
     OVERLAYS,
@@ -145,7 +146,7 @@ def test_dashboards_for_the_grafana_sidecar(operator_built: dict[tuple[str, str]
         meta = board["metadata"]
         assert meta["namespace"] == "monitoring"
         assert meta["labels"]["grafana_dashboard"] == "1"
-        assert meta["annotations"] == {"grafana_folder": "Signal Harvester"}
+        assert meta["annotations"] == {"grafana_folder": "Signal Harvester", **SERVER_SIDE_APPLY}
 
 
 def test_configurable_selectors_namespace_sidecar_and_pod_labels() -> None:
@@ -170,7 +171,7 @@ def test_configurable_selectors_namespace_sidecar_and_pod_labels() -> None:
     board = objects[("ConfigMap", op.dashboard_config_map_name("kubernetes-pods"))]
     assert board["metadata"]["namespace"] == "grafana"
     assert board["metadata"]["labels"]["dash"] == "yes"
-    assert board["metadata"]["annotations"] == {"grafana_folder": "Team A"}
+    assert board["metadata"]["annotations"] == {"grafana_folder": "Team A", **SERVER_SIDE_APPLY}
     ingress = objects[("NetworkPolicy", names.API)]["spec"]["ingress"]
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
