@@ -304,18 +304,7 @@ def test_inhibition_in_the_running_alertmanager(stack: Stack) -> None:
         ],
     )
     names_ = {"InhibitionTest", "InhibitionTestOther", r.API_DOWN, r.API_LATENCY, r.API_ERROR_RATE}
-
-    def states() -> dict[tuple[str, str], str] | None:
-        got = {
-            (a["labels"]["alertname"], a["labels"]["severity"]): a["status"]["state"]
-            for a in alertmanager_alerts(stack.alertmanager)
-            if a["labels"]["alertname"] in names_
-        }
-        settled = len(got) == 6 and got[("InhibitionTest", "warning")] == "suppressed"
-        return got if settled else None
-
-    got = wait_until(states, what="the inhibited alerts to be suppressed")
-    assert got == {
+    expected = {
         ("InhibitionTest", "critical"): "active",
         ("InhibitionTest", "warning"): "suppressed",  # its critical mutes it
         ("InhibitionTestOther", "warning"): "active",  # another alert: not muted
@@ -323,6 +312,25 @@ def test_inhibition_in_the_running_alertmanager(stack: Stack) -> None:
         (r.API_LATENCY, "warning"): "suppressed",  # the API is down
         (r.API_ERROR_RATE, "critical"): "suppressed",
     }
+    seen: list[dict[tuple[str, str], str]] = []
+
+    def states() -> dict[tuple[str, str], str] | None:
+        got = {
+            (a["labels"]["alertname"], a["labels"]["severity"]): a["status"]["state"]
+            for a in alertmanager_alerts(stack.alertmanager)
+            if a["labels"]["alertname"] in names_
+        }
+        seen.append(got)
+        # Alertmanager marks inhibited alerts one evaluation at a time: wait for all of them
+        # (a state that never comes is a failure of wait_until, with the last one seen below).
+        return got if got == expected else None
+
+    try:
+        got = wait_until(states, what="the inhibited alerts to be suppressed")
+    except BaseException:
+        print("last states seen:", seen[-1] if seen else None)
+        raise
+    assert got == expected
 
 
 # --- last: Prometheus applies discovered targets every 5s, the other tests overlap that
