@@ -25,11 +25,12 @@ from harvester_manifests.patches import (
     Unsayable,
     atomic_lists,
     json_patch,
+    merge_key,
     smp,
     transformers,
 )
 from harvester_manifests.secrets import SecretSpec, SecretValues
-from harvester_manifests.yamlio import dump, dump_shared
+from harvester_manifests.yamlio import Flow, dump, dump_ops, dump_shared
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SECRETS_DIR = "secrets"
@@ -122,11 +123,12 @@ def layout_overlay(
         if patch is None:
             continue
         path = f"patches/{key.file_name}"
-        files[path] = dump_shared(patch)  # environments often share a patch
         if isinstance(patch, dict):  # strategic merge: the patch names its target
+            files[path] = dump_shared(patch)  # environments often share a patch
             patches.append({"path": path})
         else:
-            patches.append({"path": path, "target": _target(key, obj, kind_names)})
+            files[path] = dump_ops(patch)
+            patches.append({"path": path, "target": Flow(_target(key, obj, kind_names))})
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
@@ -191,8 +193,8 @@ def _identity(obj: Obj) -> Obj:
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
 
 
-# A JSON 6902 patch's entry in the kustomization: path, `target:`, kind and name.
-TARGET_LINES = 4
+# A JSON 6902 patch's entry in the kustomization: path, then `target: {kind: K, name: N}`.
+TARGET_LINES = 2
 
 
 def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
@@ -207,10 +209,14 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     field, each `replace` right after a `test` of the old value (the test pins the element:
     a base that holds something else at that index fails the build rather than being
     edited). That form is used when it is shorter, kustomization entry included: an Ingress's
-    new host is 12 lines (tls and rules) instead of both lists' 21, a changed Prometheus flag
+    new host is 4 lines (tls and rules) instead of both lists' 21, a changed Prometheus flag
     names the one argument and its old value instead of repeating all eight. A change that
     needs a list written whole, or that a keyed strategic merge says shorter (env, resources),
-    stays a strategic merge."""
+    stays a strategic merge. A change that touches no list at all (a volume size, an HPA's
+    bounds) is also written as JSON 6902 when shorter: its paths hold no index, so there is
+    nothing to pin, and one op per line beats repeating the object's identity and nesting. A
+    change to a keyed list (containers, env, volumes) is always a strategic merge, which names
+    the element by its key."""
     try:
         if old["metadata"].get("namespace") != new["metadata"].get("namespace"):
             raise Unsayable("metadata/namespace")
@@ -224,7 +230,7 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     if "metadata" in body:
         patch["metadata"] = {**identity["metadata"], **body["metadata"]}
         patch = {k: patch[k] for k in ("apiVersion", "kind", "metadata")} | patch
-    if atomic_lists(new["kind"], body):
+    if atomic_lists(new["kind"], body) or not _keyed(new["kind"], body):
         ops = json_patch(new["kind"], old, new)
         if _lines(ops) + TARGET_LINES < _lines(patch) + 1 and not _whole_lists(ops):
             return ops
@@ -232,7 +238,18 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
 
 
 def _lines(document: Any) -> int:
-    return dump(document).count("\n")
+    text = dump_ops(document) if isinstance(document, list) else dump(document)
+    return text.count("\n")
+
+
+def _keyed(kind: str, body: Any, path: tuple[str, ...] = ()) -> bool:
+    """Whether a strategic-merge patch names list elements by their merge key (containers,
+    env, volumes): those stay strategic merges, which name the element instead of its index."""
+    if isinstance(body, dict):
+        return any(_keyed(kind, v, (*path, k)) for k, v in body.items())
+    if isinstance(body, list):
+        return merge_key(kind, path) is not None
+    return False
 
 
 def _whole_lists(ops: list[Obj]) -> bool:

@@ -12,10 +12,13 @@
 - Image changes go to the kustomization's `images:` and Deployment replica counts to its
   `replicas:` (`kustomize edit set image` and Argo CD's `kustomize.images` keep working).
 - JSON 6902 only for what SMP cannot say (a keyed list SMP cannot keep in order, an emptied
-  list or map), or says only by repeating an atomic list whole (an Ingress's host, one of a
-  container's args; kustomize.object_patch picks the shorter): every list index in a path is
-  pinned by a `test` op, on the element's merge key or, in a list without one, on the old
-  value of the scalar being replaced.
+  list or map), says only by repeating an atomic list whole (an Ingress's host, one of a
+  container's args), or says at length for a change that touches no list (a volume size: one
+  `replace` line instead of nine lines of SMP); kustomize.object_patch picks the shorter, and
+  a change to a keyed list always stays SMP. Every list index in a path is pinned by a `test`
+  op, on the element's merge key or, in a list without one, on the old value of the scalar
+  being replaced. The ops are written one per line (yamlio.dump_ops), a table a reviewer reads
+  down.
 """
 
 from __future__ import annotations

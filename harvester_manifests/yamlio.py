@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -52,6 +53,28 @@ _Dumper.add_representer(str, _str)
 _PureDumper.add_representer(str, _str)
 
 
+class Flow(dict[str, Any]):
+    """A mapping written on one line, `{key: value, ...}`: a JSON 6902 op, a patch's target."""
+
+
+def _flow(dumper: yaml.SafeDumper, value: Flow) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True)
+
+
+_Dumper.add_representer(Flow, _flow)
+_PureDumper.add_representer(Flow, _flow)
+
+# A flow line longer than this is written in block style instead.
+FLOW_WIDTH = 160
+
+
+def one_line(data: Any) -> bool:
+    """Whether `data` reads well as a flow mapping: scalars (and small flow collections) with
+    no multi-line text, short enough to read without scrolling."""
+    text = json.dumps(data, ensure_ascii=False)
+    return "\\n" not in text and len(text) <= FLOW_WIDTH
+
+
 def dump(data: Any, pure: bool = False) -> str:
     """One YAML document, keys in insertion order (the order a person writes a manifest)."""
     return yaml.dump(
@@ -71,13 +94,23 @@ def dump_shared(data: Any) -> str:
     """dump(), remembered by content: for the files most environments have in common (rule
     groups, prometheus.yml, alertmanager.yml), which would otherwise be encoded again for each.
     The key is the data's JSON (the C encoder, in key order), which is much cheaper than YAML."""
-    key = json.dumps(data, ensure_ascii=False)
+    return _remembered(data, "", dump)
+
+
+def _remembered(data: Any, kind: str, encode: Callable[[Any], str]) -> str:
+    key = kind + json.dumps(data, ensure_ascii=False)
     text = _TEXTS.get(key)
     if text is None:
         if len(_TEXTS) >= 4096:
             _TEXTS.clear()
-        text = _TEXTS[key] = dump(data)
+        text = _TEXTS[key] = encode(data)
     return text
+
+
+def dump_ops(ops: list[dict[str, Any]]) -> str:
+    """JSON 6902 operations, one per line where each reads on one line (a table of
+    op/path/value), in block style otherwise (multi-line or long values)."""
+    return _remembered(ops, "ops:", lambda o: dump([Flow(op) if one_line(op) else op for op in o]))
 
 
 def dump_json(data: Any) -> str:

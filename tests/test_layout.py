@@ -115,15 +115,20 @@ def test_base_is_the_guide_and_prod_overlay_is_small(rendered: Path) -> None:
     patches = sorted(p.name for p in (rendered / "prod" / "patches").iterdir())
     assert patches == ["namespace-signal-harvester.yaml"]
     patch = yaml.safe_load((rendered / "prod" / "patches" / patches[0]).read_text())
-    assert patch == {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": "signal-harvester",
-            "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
-        },
-    }
+    assert patch == [
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {"argocd.argoproj.io/sync-wave": "-1"},
+        }
+    ]
     kustomization = yaml.safe_load((rendered / "prod" / "kustomization.yaml").read_text())
+    assert kustomization["patches"] == [
+        {
+            "path": f"patches/{patches[0]}",
+            "target": {"kind": "Namespace", "name": "signal-harvester"},
+        }
+    ]
     assert kustomization["resources"][0] == "../base"
     assert {Path(r).name.split("-", 1)[0] for r in kustomization["resources"][1:]} == {
         "externalsecret"

@@ -17,7 +17,7 @@ import yaml
 from harvester_manifests import names
 from harvester_manifests.components.grafana import dashboard_config_map_name
 from harvester_manifests.config.models import Config
-from harvester_manifests.monitoring.rules import CAPACITY_SUFFIX, CATEGORIES, RULES_SUFFIX
+from harvester_manifests.monitoring.rules import CATEGORIES, RULES_SUFFIX, sizes
 from tests.conftest import Obj, tool
 
 JSONDict = dict[str, Any]
@@ -81,6 +81,10 @@ class Generated:
     def dashboards(self) -> dict[str, JSONDict]:
         return {name: json.loads(text) for name, text in self.dashboard_json.items()}
 
+    def rule_count(self) -> int:
+        """Every rule promtool and Prometheus load: the alerts and the recorded sizes."""
+        return sum(len(group["rules"]) for group in self.rules["groups"])
+
     def alerts(self) -> list[AlertRule]:
         return [
             AlertRule(
@@ -113,8 +117,7 @@ def extract(env: str, cfg: Config, objects: dict[tuple[str, str], Obj]) -> Gener
         prometheus_yml=prometheus["prometheus.yml"],
         rule_files={
             name: prometheus[name]
-            for category in CATEGORIES
-            for group in (category, f"{category}{CAPACITY_SUFFIX}")
+            for group in (sizes.GROUP, *CATEGORIES)
             if (name := f"{names.PART_OF}-{group}{RULES_SUFFIX}") in prometheus
         },
         alertmanager_yml=alertmanager["alertmanager.yml"],

@@ -25,6 +25,8 @@ from .generated import AlertRule, Generated, expect_ok, promtool, write_yaml
 
 TEMPLATE = re.compile(r"\{\{\s*(?:\$value(?:\s*\|\s*\w+)?|\$labels\.(\w+)|(\$externalURL))\s*\}\}")
 EXAMPLE_URL = "https://prometheus.example.com"
+SIZES_GROUP = f"{PART_OF}-{r.sizes.GROUP}"
+SIZES_FILE = f"{SIZES_GROUP}{RULES_SUFFIX}"
 
 
 def render(
@@ -78,7 +80,8 @@ def n_bytes(size: str) -> str:
 
 def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """One promtool test document per rule group and scenario step (its evaluation interval):
-    each group's cases (its module of alert_cases/) run against that group's file alone."""
+    each group's cases (its module of alert_cases/) run against that group's file and the
+    sizes file (the sizes the capacity alerts read)."""
     by_key = {(a.name, a.severity): a for a in gen.alerts()}
     names = {a.name for a in gen.alerts()}
     documents: dict[tuple[str, int], dict[str, Any]] = {}
@@ -108,7 +111,18 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
         document = documents.setdefault(
             (group, case.step_minutes),
             {
-                "rule_files": [str(rules_dir / f"{group}{RULES_SUFFIX}")],
+                "rule_files": [
+                    str(rules_dir / name)
+                    for name in dict.fromkeys((SIZES_FILE, f"{group}{RULES_SUFFIX}"))
+                    if name in gen.rule_files
+                ],
+                # promtool evaluates the groups of one step in this order (every group must be
+                # listed: an unlisted one ranks as the first); an instant query looks back 5
+                # minutes, excluding a sample exactly 5 minutes old. So with the 5 minute steps
+                # of the long scenarios, a size recorded after the alert group ran would be out
+                # of its reach. (Prometheus evaluates each group at its own offset every 15s:
+                # there the recorded size is never older than that.)
+                "group_eval_order": list(dict.fromkeys((SIZES_GROUP, group))),
                 "evaluation_interval": step,
                 "tests": [],
             },
@@ -124,6 +138,32 @@ def promtool_tests(gen: Generated, rules_dir: Path) -> dict[tuple[str, int], dic
                 ],
             }
         )
+    if SIZES_FILE in gen.rule_files:  # what the sizes group records, as promtool evaluates it
+        records = [x for g in gen.rules["groups"] if g["name"] == SIZES_GROUP for x in g["rules"]]
+        namespace = gen.cfg.namespace
+        documents[(SIZES_GROUP, 1)] = {
+            "rule_files": [str(rules_dir / SIZES_FILE)],
+            "evaluation_interval": "1m",
+            "tests": [
+                {
+                    "name": "the recorded sizes",
+                    "interval": "1m",
+                    "promql_expr_test": [
+                        {
+                            "expr": record["record"],
+                            "eval_time": "1m",
+                            "exp_samples": [
+                                {
+                                    "labels": f'{record["record"]}{{namespace="{namespace}"}}',
+                                    "value": float(record["expr"][len("vector(") : -1]),
+                                }
+                            ],
+                        }
+                        for record in records
+                    ],
+                }
+            ],
+        }
     return documents
 
 
@@ -133,7 +173,7 @@ def test_each_groups_cases_are_about_that_groups_alerts(
 ) -> None:
     gen = generated[env]
     for group in gen.rules["groups"]:
-        alerts = {rule["alert"] for rule in group["rules"]}
+        alerts = {rule["alert"] for rule in group["rules"] if "alert" in rule}
         key = group["name"].removeprefix(f"{PART_OF}-")
         assert {case.alert for case in BY_GROUP[key](gen.cfg)} <= alerts, key
 
@@ -218,10 +258,7 @@ def test_every_alert_has_severity_category_and_annotations(
         assert alert.category in r.CATEGORIES
         assert set(alert.labels) == {"severity", "category"}
         assert r.group_category(alert.group) == alert.category
-        assert alert.group in (
-            f"signal-harvester-{alert.category}",
-            f"signal-harvester-{alert.category}{r.CAPACITY_SUFFIX}",
-        )
+        assert alert.group == f"signal-harvester-{alert.category}"
         annotations = alert.rule["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}
         assert annotations["summary"] and annotations["description"]
@@ -237,33 +274,36 @@ def test_groups_are_the_categories_in_order(generated: dict[str, Generated], env
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_capacity_groups_hold_every_environment_size_and_nothing_else(
+def test_sizes_are_written_only_in_the_sizes_group(
     generated: dict[str, Generated], env: str
 ) -> None:
-    """The HPA's maxReplicas and the API volume are written only in the capacity groups, so
-    the other groups' files are the same in every environment (the overlay repeats only the
-    small capacity files)."""
+    """The HPA's maxReplicas and the API volume are recorded in the sizes group and nowhere
+    else, so every alert group's file is the same in every environment (an overlay changes
+    only the small sizes file)."""
     gen = generated[env]
     sizes = {
         f"({gen.cfg.api.autoscaling.max_replicas})",
+        f"({n_bytes(gen.cfg.api.storage.size)})",
         gen.cfg.api.storage.size,
-        n_bytes(gen.cfg.api.storage.size),
     }
     for group in gen.rules["groups"]:
         text = yaml.safe_dump(group)
-        in_capacity = group["name"].endswith(r.CAPACITY_SUFFIX)
-        if not in_capacity:
+        if group["name"] != f"{PART_OF}-{r.sizes.GROUP}":
             assert not any(size in text for size in sizes), group["name"]
-    capacity = {a.name for a in gen.alerts() if a.group.endswith(r.CAPACITY_SUFFIX)}
-    assert capacity == {r.API_MAX_REPLICAS, r.DB_SIZE, r.DB_GROWTH}
+            assert all("alert" in rule for rule in group["rules"]), group["name"]
+    recorded = {rule["record"]: rule["expr"] for rule in gen.rules["groups"][0]["rules"]}
+    assert recorded == {
+        r.sizes.HPA_MAX_REPLICAS: f"vector({gen.cfg.api.autoscaling.max_replicas})",
+        r.sizes.DATABASE_VOLUME_BYTES: f"vector({n_bytes(gen.cfg.api.storage.size)})",
+    }
     assert gen.cfg.host("prometheus") not in gen.rules_yml
 
 
 @pytest.mark.parametrize("env", ["dev", "staging"])
-def test_non_capacity_rule_files_match_the_base(generated: dict[str, Generated], env: str) -> None:
+def test_alert_rule_files_match_the_base(generated: dict[str, Generated], env: str) -> None:
     base = generated["prod"].rule_files
     for name, text in generated[env].rule_files.items():
-        if not name.endswith(f"{r.CAPACITY_SUFFIX}{RULES_SUFFIX}"):
+        if name != SIZES_FILE:
             assert text == base[name], name
 
 
@@ -274,7 +314,9 @@ def test_every_category_and_severity_is_used(generated: dict[str, Generated]) ->
 
 
 def test_two_level_alerts_share_name_and_differ_only_in_severity_and_threshold() -> None:
-    rules = [rule for g in alert_rules(Config())["groups"] for rule in g["rules"]]
+    rules = [
+        rule for g in alert_rules(Config())["groups"] for rule in g["rules"] if "alert" in rule
+    ]
     by_name: dict[str, list[dict[str, Any]]] = {}
     for rule in rules:
         by_name.setdefault(rule["alert"], []).append(rule)
@@ -301,6 +343,7 @@ def exprs(cfg: Config) -> dict[tuple[str, str], str]:
         (rule["alert"], rule["labels"]["severity"]): rule["expr"]
         for g in alert_rules(cfg)["groups"]
         for rule in g["rules"]
+        if "alert" in rule
     }
 
 
@@ -326,12 +369,22 @@ def test_thresholds_come_from_the_overlay() -> None:
     assert got[(r.LLM_TOKENS, "warning")].endswith("> 5000000")
     assert "[12h]" in got[(r.PIPELINE_STALE, "warning")]
     assert "> 43200" in got[(r.PIPELINE_STALE, "warning")]
-    assert f"/ {20 * 2**30} >" in got[(r.DB_SIZE, "warning")]
-    assert got[(r.API_MAX_REPLICAS, "warning")].endswith(">= 6")
+    recorded = {x["record"]: x["expr"] for x in alert_rules(cfg)["groups"][0]["rules"]}
+    assert recorded[r.sizes.DATABASE_VOLUME_BYTES] == f"vector({20 * 2**30})"
+    assert recorded[r.sizes.HPA_MAX_REPLICAS] == "vector(6)"
+    assert f"/ {r.sizes.size(cfg, r.sizes.DATABASE_VOLUME_BYTES)} >" in got[(r.DB_SIZE, "warning")]
+    assert got[(r.API_MAX_REPLICAS, "warning")].endswith(
+        f">= {r.sizes.size(cfg, r.sizes.HPA_MAX_REPLICAS)}"
+    )
 
 
 def durations(cfg: Config) -> dict[str, str]:
-    return {rule["alert"]: rule["for"] for g in alert_rules(cfg)["groups"] for rule in g["rules"]}
+    return {
+        rule["alert"]: rule["for"]
+        for g in alert_rules(cfg)["groups"]
+        for rule in g["rules"]
+        if "alert" in rule
+    }
 
 
 def test_monitoring_thresholds_come_from_the_overlay() -> None:
@@ -446,7 +499,7 @@ def test_alertmanager_missing_says_where_to_see_it() -> None:
             x
             for g in alert_rules(cfg)["groups"]
             for x in g["rules"]
-            if x["alert"] == r.ALERTMANAGER_MISSING
+            if x.get("alert") == r.ALERTMANAGER_MISSING
         )
         text: str = rule["annotations"]["description"]
         return text

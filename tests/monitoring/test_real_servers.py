@@ -126,8 +126,8 @@ def test_prometheus_loads_the_config_and_every_rule_group(stack: Stack) -> None:
     by_name = {g["name"]: g for g in loaded}
     for want in expected:
         got = by_name[want["name"]]
-        assert [(x["name"], x["labels"]["severity"]) for x in got["rules"]] == [
-            (x["alert"], x["labels"]["severity"]) for x in want["rules"]
+        assert [(x["name"], x["labels"].get("severity")) for x in got["rules"]] == [
+            (x.get("alert", x.get("record")), x["labels"].get("severity")) for x in want["rules"]
         ]
 
 

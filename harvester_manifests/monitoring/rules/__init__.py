@@ -14,7 +14,8 @@ Where a signal needs a cluster add-on, the rule does without it: restarts are co
 `changes(process_start_time_seconds)` of our own scrape jobs (the app's Python client and the
 Go servers expose it; cAdvisor has no restart counter and kube-state-metrics is not part of
 this deployment), and "HPA at maxReplicas" compares the number of discovered API pods with
-the maxReplicas from the model instead of reading kube_horizontalpodautoscaler_* metrics.
+the maxReplicas from the model (recorded by the sizes group) instead of reading
+kube_horizontalpodautoscaler_* metrics.
 Container CPU and memory come from cAdvisor (`prometheus.scrapeCadvisor`); without it those
 rules are left out. Database size rules compare with the API's volume, so they exist only in
 `database.mode: sqlite`.
@@ -31,15 +32,14 @@ domain, so the rule text does not change with the environment's domain.
 
 One module per category (as kubernetes-mixin has one alerts/*.libsonnet per area), one rule
 group per category, and one file per group in the prometheus-config ConfigMap: a changed
-threshold changes only its group's file. The alerts whose expressions must hold an
-environment's size (the HPA's maxReplicas, the API volume) are a category's `capacity_rules`,
-in a group of their own, `<category>-capacity`: an environment's overlay then repeats only
-those few rules, not the whole category.
+threshold changes only its group's file. The sizes the capacity alerts compare with (the HPA's
+maxReplicas, the API volume) are recorded in a group of their own, `signal-harvester-sizes`
+(sizes.py), which comes first: the alert groups are the same text in every environment, and an
+environment's overlay changes only the sizes file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from harvester_manifests import names
@@ -52,11 +52,12 @@ from harvester_manifests.monitoring.rules import (
     llm,
     monitoring,
     resources,
+    sizes,
 )
 from harvester_manifests.monitoring.rules.api import *  # noqa: F403
 from harvester_manifests.monitoring.rules.cache import *  # noqa: F403
 from harvester_manifests.monitoring.rules.common import *  # noqa: F403
-from harvester_manifests.monitoring.rules.common import CATEGORIES, Rule
+from harvester_manifests.monitoring.rules.common import CATEGORIES
 from harvester_manifests.monitoring.rules.database import *  # noqa: F403
 from harvester_manifests.monitoring.rules.discovery import *  # noqa: F403
 from harvester_manifests.monitoring.rules.llm import *  # noqa: F403
@@ -75,36 +76,22 @@ _MODULES = {
 }
 
 
-# The categories with a capacity group (rules whose expressions hold an environment's size).
-_CAPACITY: dict[str, Callable[[Config], list[Rule]]] = {
-    "api": api.capacity_rules,
-    "database": database.capacity_rules,
-}
-CAPACITY_SUFFIX = "-capacity"
-
-
 def rule_groups(cfg: Config) -> list[dict[str, Any]]:
-    """One rule group per category, in CATEGORIES order, each followed by its capacity group
-    when the category has one (`<category>-capacity`); empty groups are left out."""
+    """The sizes group, then one rule group per category in CATEGORIES order; empty groups are
+    left out."""
     groups = []
-    for category in CATEGORIES:
-        name = f"{names.PART_OF}-{category}"
-        for group, rules in (
-            (name, _MODULES[category].rules(cfg)),
-            (f"{name}{CAPACITY_SUFFIX}", _CAPACITY.get(category, _none)(cfg)),
-        ):
-            if rules:
-                groups.append({"name": group, "rules": rules})
+    for group, rules in (
+        (sizes.GROUP, sizes.rules(cfg)),
+        *((category, _MODULES[category].rules(cfg)) for category in CATEGORIES),
+    ):
+        if rules:
+            groups.append({"name": f"{names.PART_OF}-{group}", "rules": rules})
     return groups
-
-
-def _none(cfg: Config) -> list[Rule]:
-    return []
 
 
 def group_category(group_name: str) -> str:
     """The category whose module a rule group comes from."""
-    return group_name.removeprefix(f"{names.PART_OF}-").removesuffix(CAPACITY_SUFFIX)
+    return group_name.removeprefix(f"{names.PART_OF}-")
 
 
 def alert_rules(cfg: Config) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The API: down, 5xx error rate, latency, saturation; and (capacity) the HPA at its ceiling."""
+"""The API: down, 5xx error rate, latency, saturation, and the HPA at its ceiling."""
 
 from __future__ import annotations
 
 from harvester_manifests.config.models import Config
 from harvester_manifests.monitoring import queries as q
+from harvester_manifests.monitoring.rules import sizes
 from harvester_manifests.monitoring.rules.common import (
     Rule,
     alert,
@@ -81,26 +82,25 @@ def rules(cfg: Config) -> list[Rule]:
             f"(threshold {number(t.in_progress_per_pod)} for {t.saturation_for}).",
         )
     )
-    return rules
+    return rules + capacity_rules(cfg)
 
 
 def capacity_rules(cfg: Config) -> list[Rule]:
-    """The alerts whose expressions hold the HPA's maxReplicas (an environment's number)."""
+    """The HPA at its maxReplicas, read from the sizes group (sizes.py)."""
     t = cfg.alerts.api
-    autoscaling = cfg.api.autoscaling
-    if not autoscaling.enabled:
+    if not cfg.api.autoscaling.enabled:
         return []
     return [
         alert(
             cfg,
             API_MAX_REPLICAS,
-            f"count({q.API_UP}) >= {autoscaling.max_replicas}",
+            f"count({q.API_UP}) >= {sizes.size(cfg, sizes.HPA_MAX_REPLICAS)}",
             t.max_replicas_for,
             "warning",
             "api",
             "API runs at the HPA's maxReplicas",
-            "{{ $value }} API pods are running: the HPA's maxReplicas "
-            f"({autoscaling.max_replicas}) for {t.max_replicas_for}. It cannot scale further; "
+            "{{ $value }} API pods are running, the HPA's maxReplicas, "
+            f"for {t.max_replicas_for}. It cannot scale further; "
             "raise api.autoscaling.maxReplicas or the pods' capacity.",
         )
     ]

@@ -1,4 +1,4 @@
-"""Firing and silent cases of the api and api-capacity groups' alerts."""
+"""Firing and silent cases of the api group's alerts."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def scenarios(cfg: Config) -> list[Scenario]:
 
 
 def capacity_scenarios(cfg: Config) -> list[Scenario]:
-    """The api-capacity group: the HPA at its maxReplicas."""
+    """The HPA at its maxReplicas (read from the sizes group)."""
     most = cfg.api.autoscaling.max_replicas
     pods = [Api(cfg, f"signal-harvester-api-7d9f-{i:05d}") for i in range(most)]
     return [

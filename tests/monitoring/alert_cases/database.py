@@ -1,4 +1,4 @@
-"""Firing and silent cases of the database and database-capacity groups' alerts."""
+"""Firing and silent cases of the database group's alerts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.monitoring.alert_cases.common import (
 
 
 def capacity_scenarios(cfg: Config) -> list[Scenario]:
-    """The database-capacity group: the volume filling up or about to."""
+    """The volume filling up or about to (its size read from the sizes group)."""
     t = cfg.alerts.database
     api = Api(cfg)
     volume = float(parse_quantity(cfg.api.storage.size))
