@@ -29,7 +29,7 @@ CRD_SCHEMAS := $(CACHE)/crd-schemas
 crd_stamp          = $(CRD_SCHEMAS)/.stamps/$(subst /,+,$(firstword $(subst :, ,$(1))))
 CRD_SCHEMAS_STAMPS := $(foreach source,$(CRD_SOURCES),$(call crd_stamp,$(source)))
 
-$(CRD_SCHEMAS_STAMPS) &: $(ROOT)/tools/crd_schemas.py | $(VENV)/.installed
+$(CRD_SCHEMAS_STAMPS) &: $(ROOT)/tools/crd_schemas.py $(ROOT)/tools/cache_dir.py | $(VENV)/.installed
 	$(PY) $(ROOT)/tools/crd_schemas.py --out $(CRD_SCHEMAS) $(foreach source,$(CRD_SOURCES),'$(source)')
 	@touch $(CRD_SCHEMAS_STAMPS)
 

@@ -98,7 +98,7 @@ $(K8S_VALIDATE_PKG): $(VENV_RUNTIME)
 	$(PIP) 'kubernetes-validate==$(K8S_VALIDATE_VERSION)'
 	@touch $@
 
-$(K8S_SCHEMAS_STAMP): $(ROOT)/tools/k8s_schemas.py | $(K8S_VALIDATE_PKG)
+$(K8S_SCHEMAS_STAMP): $(ROOT)/tools/k8s_schemas.py $(ROOT)/tools/cache_dir.py | $(K8S_VALIDATE_PKG)
 	$(PY) $(ROOT)/tools/k8s_schemas.py --out $(K8S_SCHEMAS) \
 		--require-package-version $(K8S_VALIDATE_VERSION)
 	@touch $@

@@ -28,6 +28,9 @@ Doc = dict[str, Any]
 
 
 def _load_script() -> ModuleType:
+    # As `python tools/crd_schemas.py` runs it: its sibling cache_dir.py importable.
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.append(str(ROOT / "tools"))
     spec = importlib.util.spec_from_file_location("crd_schemas", ROOT / "tools" / "crd_schemas.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -54,16 +54,15 @@ import fnmatch
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cache_dir import replaced, write_json
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".cache" / "crd-schemas"
 STRICT_FOLDER = "standalone-strict"
@@ -250,18 +249,10 @@ def schemas_of(crd: Crd) -> dict[tuple[str, str, str], dict[str, Any]]:
     return found
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
-
-
 def build(out: Path, sources: list[Source]) -> list[str]:
     """Write the whole cache to `out` (replacing it); return "group/kind_version" names."""
     crds = [crd for source in sources for crd in read_crds(source, module_dir(source))]
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with replaced(out.resolve()) as staging:
         written: dict[str, str] = {}  # schema name -> the CRD it came from
         index: list[dict[str, Any]] = []
         for crd in crds:
@@ -278,8 +269,8 @@ def build(out: Path, sources: list[Source]) -> list[str]:
                         f"{crd.source}: {crd.path}: {name} also in {written[name]}"
                     )
                 written[name] = f"{crd.source}:{crd.path}"
-                _write_json(staging / STRICT_FOLDER / name, convert(schema, strict=True))
-                _write_json(staging / PLAIN_FOLDER / name, convert(schema, strict=False))
+                write_json(staging / STRICT_FOLDER / name, convert(schema, strict=True))
+                write_json(staging / PLAIN_FOLDER / name, convert(schema, strict=False))
                 names.append(name)
             index.append(
                 {
@@ -291,21 +282,10 @@ def build(out: Path, sources: list[Source]) -> list[str]:
                     "schemas": names,
                 }
             )
-        _write_json(staging / INDEX_FILE, {"template": TEMPLATE, "crds": index})
+        write_json(staging / INDEX_FILE, {"template": TEMPLATE, "crds": index})
         (staging / STAMPS_FOLDER).mkdir()
         for source in sources:
             (staging / STAMPS_FOLDER / source.stamp).write_text(f"{source}\n", "utf-8")
-        staging.chmod(0o755)
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            out.rename(retired / out.name)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return sorted(written)
 
 

@@ -41,13 +41,13 @@ import importlib.metadata
 import importlib.util
 import json
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cache_dir import replaced, write_json
 
 DIST = "kubernetes-validate"
 PACKAGE = "kubernetes_validate"
@@ -287,18 +287,11 @@ def check_standalone(schema: Schema, strict: bool, where: str) -> None:
         stack.extend(_children(node))
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n", "utf-8")
-
-
 def build(out: Path, minimum: tuple[int, int] = MIN_VERSION) -> list[str]:
     """Write the whole cache to `out` (replacing it) and return the supported versions."""
     root = package_schema_root()
     versions = source_versions(root, minimum)
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with replaced(out.resolve()) as staging:
         counts: dict[str, int] = {}
         for source in versions:
             for strict in (False, True):
@@ -308,23 +301,12 @@ def build(out: Path, minimum: tuple[int, int] = MIN_VERSION) -> list[str]:
                 schemas = standalone_schemas(source.strict if strict else source.plain, strict)
                 for file_name, schema in schemas.items():
                     check_standalone(schema, strict, f"{folder}/{file_name}")
-                    _write_json(target / file_name, schema)
+                    write_json(target / file_name, schema)
                 counts[folder] = len(schemas)
         supported = [source.version for source in versions]
         (staging / VERSIONS_FILE).write_text("".join(f"{v}\n" for v in supported), "utf-8")
         manifest = {"package": DIST, "package_version": package_version(), "folders": counts}
-        _write_json(staging / MANIFEST_FILE, manifest)
-        staging.chmod(0o755)
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-            out.rename(retired / out.name)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_json(staging / MANIFEST_FILE, manifest)
     return supported
 
 
