@@ -140,7 +140,9 @@ class GitOpsBinaries:
 
 
 def documents(text: str) -> list[Obj]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    """Every document of a YAML stream (libyaml's parser, as PyYAML's safe_load_all
+    constructs them: Argo CD's install.yaml and ESO's CRDs are megabytes)."""
+    return [doc for doc in yaml.load_all(text, yaml.CSafeLoader) if doc]
 
 
 def show(obj: Obj) -> str:
@@ -197,6 +199,11 @@ class ArgoCD:
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {p.log} ---\n{p.tail(lines)}" for p in self.processes)
+
+    def stop(self) -> None:
+        """Stop its components now, the controller first (a later stop is a no-op)."""
+        for process in reversed(self.processes):
+            process.stop()
 
     def check_alive(self) -> None:
         for process in self.processes:

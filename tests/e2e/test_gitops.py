@@ -188,6 +188,10 @@ def fleet(
                         ],
                     )
                 apply(cluster, secret_store(env, built, values))
+            # Unwound first: Argo CD's controller watches every destination, and an API
+            # server stopped while a client still watches it waits out its graceful
+            # shutdown (STOP_TIMEOUT) before it is killed.
+            stack.callback(argo.stop)
             state = Fleet(argo, clusters, repo, config_dir, gitops_file)
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.
