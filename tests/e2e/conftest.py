@@ -35,7 +35,7 @@ import yaml
 
 from harvester_manifests.validate import crd_schemas_dir
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
-from tests.e2e.gitops import GitOpsBinaries
+from tests.e2e.gitops import GitOpsBinaries, wait_established
 
 BUILD = ROOT / "build"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -206,13 +206,9 @@ def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
         if result.returncode != 0:
             raise HarnessError(f"installing the CRD {path.name} failed:\n{result.stderr}")
         names.append(path.stem)
-    if names:
-        result = cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=60s",
-            *(f"customresourcedefinition/{name}" for name in names),
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise HarnessError(f"CRDs {', '.join(names)} not established:\n{result.stderr}")
+    # Polled, not `kubectl wait`: that errs on a CRD whose status is not written yet,
+    # which a busy API server shows for a moment.
+    wait_established(cluster, names)
     return names
 
 

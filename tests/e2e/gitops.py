@@ -56,8 +56,9 @@ CACHE = ROOT / ".cache" / "e2e-gitops"
 SYNC_TIMEOUT = float(os.environ.get("HARVESTER_E2E_SYNC_TIMEOUT", "180"))
 # How often the controller compares every Application with git again without being
 # asked (its --app-resync; 3 minutes by default). Short, so that "the diff stays
-# empty over two further reconciliations" takes seconds.
-APP_RESYNC_SECONDS = 4
+# empty over two further reconciliations" takes seconds (status.reconciledAt has
+# whole seconds: 2 s is two distinct values).
+APP_RESYNC_SECONDS = 2
 # How long a component may take to exit after SIGTERM before it is killed: they hold
 # nothing worth flushing (throwaway state), and some wait out their informers' timeouts.
 STOP_GRACE = 3.0
