@@ -30,10 +30,11 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -50,6 +51,7 @@ from tests.e2e.apiserver import (
 )
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 ARGOCD_NAMESPACE = "argocd"
 CACHE = ROOT / ".cache" / "e2e-gitops"
@@ -664,3 +666,43 @@ def wait_for_references(cluster: Cluster, namespace: str, timeout: float = 60) -
         if time.monotonic() > deadline:
             raise HarnessError("unresolved references after sync:\n" + "\n".join(problems))
         time.sleep(0.5)
+
+
+# What a job started concurrently returns: its result, and the stack that stops what it
+# started.
+Started = Future[tuple[T, ExitStack]]
+
+
+def start_concurrently(pool: ThreadPoolExecutor, job: Callable[[ExitStack], T]) -> Started[T]:
+    """Run `job` in a thread of `pool`, with an ExitStack of its own for what it starts.
+
+    Servers are started this way so that their start-ups (seconds of waiting each)
+    overlap. `pool` must outlive every server started in it: a server gets SIGKILL when
+    the thread that started it ends (PR_SET_PDEATHSIG), so its ExitStack is entered
+    before anything else and shut down last. A job that fails stops what it started."""
+
+    def run() -> tuple[T, ExitStack]:
+        with ExitStack() as own:
+            result = job(own)
+            return result, own.pop_all()
+
+    return pool.submit(run)
+
+
+def collect(stack: ExitStack, started: Sequence[Started[T]]) -> list[T]:
+    """The results of jobs from start_concurrently, in order, with what each started now
+    stopped by `stack`; the first failure is raised once all of them are done (what the
+    others started is on `stack` by then, and stops with it)."""
+    results: list[T] = []
+    error: BaseException | None = None
+    for future in started:
+        try:
+            result, own = future.result()
+        except BaseException as err:
+            error = error or err
+            continue
+        stack.enter_context(own)
+        results.append(result)
+    if error is not None:
+        raise error
+    return results
