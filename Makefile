@@ -19,6 +19,12 @@ VENV    := $(ROOT)/.venv
 PY      := $(VENV)/bin/python
 GEN     := $(VENV)/bin/harvester-gen
 PYTHON  ?= python3
+# pytest-xdist workers for `make test` and `make e2e`: the e2e tests mostly wait on
+# servers (start-ups, Argo CD's reconciliations), so more workers than cores pay off.
+# --dist loadfile: the tests of one file run in one worker, in order, as their
+# module-scoped servers (and tests that read what an earlier one stored) require.
+# `make test PYTEST_WORKERS=` runs everything in one process.
+PYTEST_WORKERS ?= -n 4 --dist loadfile
 ENVS    := dev staging prod
 
 export PATH := $(BIN):$(VENV)/bin:$(PATH)
@@ -68,7 +74,7 @@ validate: $(VENV_RUNTIME) $(VALIDATE_TOOLS) ## kustomize build + kubeconform -st
 	$(GEN) validate --env all
 
 test: setup lint ## lint, then the whole test suite (what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
 lint: $(VENV_STAMP) ## mypy --strict and ruff
 	$(VENV)/bin/ruff check .

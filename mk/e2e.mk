@@ -50,4 +50,4 @@ $(BIN)/etcd: $(E2E_MOD_FILES)
 
 .PHONY: e2e
 e2e: setup ## apply every build/<env> to a real kube-apiserver + etcd on loopback
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest $(PYTEST_WORKERS) tests/e2e

@@ -82,9 +82,17 @@ def free_port() -> int:
         return port
 
 
+# Looked up once, in the parent: a child forked while another thread holds the dynamic
+# loader's lock must not call dlopen/dlsym before it execs.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the test process dies, however it dies."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    """In the child, before exec: SIGKILL when the test process dies, however it dies.
+
+    The "parent" is the thread that started the child (prctl(2)): a thread that starts
+    servers must outlive them (see gitops.start_concurrently)."""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Process:

@@ -30,10 +30,11 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -50,14 +51,16 @@ from tests.e2e.apiserver import (
 )
 
 Obj = dict[str, Any]
+T = TypeVar("T")
 
 ARGOCD_NAMESPACE = "argocd"
 CACHE = ROOT / ".cache" / "e2e-gitops"
 SYNC_TIMEOUT = float(os.environ.get("HARVESTER_E2E_SYNC_TIMEOUT", "180"))
 # How often the controller compares every Application with git again without being
 # asked (its --app-resync; 3 minutes by default). Short, so that "the diff stays
-# empty over two further reconciliations" takes seconds.
-APP_RESYNC_SECONDS = 4
+# empty over two further reconciliations" takes seconds (status.reconciledAt has
+# whole seconds: 2 s is two distinct values).
+APP_RESYNC_SECONDS = 2
 # How long a component may take to exit after SIGTERM before it is killed: they hold
 # nothing worth flushing (throwaway state), and some wait out their informers' timeouts.
 STOP_GRACE = 3.0
@@ -140,7 +143,9 @@ class GitOpsBinaries:
 
 
 def documents(text: str) -> list[Obj]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    """Every document of a YAML stream (libyaml's parser, as PyYAML's safe_load_all
+    constructs them: Argo CD's install.yaml and ESO's CRDs are megabytes)."""
+    return [doc for doc in yaml.load_all(text, yaml.CSafeLoader) if doc]
 
 
 def show(obj: Obj) -> str:
@@ -197,6 +202,11 @@ class ArgoCD:
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {p.log} ---\n{p.tail(lines)}" for p in self.processes)
+
+    def stop(self) -> None:
+        """Stop its components now, the controller first (a later stop is a no-op)."""
+        for process in reversed(self.processes):
+            process.stop()
 
     def check_alive(self) -> None:
         for process in self.processes:
@@ -656,3 +666,43 @@ def wait_for_references(cluster: Cluster, namespace: str, timeout: float = 60) -
         if time.monotonic() > deadline:
             raise HarnessError("unresolved references after sync:\n" + "\n".join(problems))
         time.sleep(0.5)
+
+
+# What a job started concurrently returns: its result, and the stack that stops what it
+# started.
+Started = Future[tuple[T, ExitStack]]
+
+
+def start_concurrently(pool: ThreadPoolExecutor, job: Callable[[ExitStack], T]) -> Started[T]:
+    """Run `job` in a thread of `pool`, with an ExitStack of its own for what it starts.
+
+    Servers are started this way so that their start-ups (seconds of waiting each)
+    overlap. `pool` must outlive every server started in it: a server gets SIGKILL when
+    the thread that started it ends (PR_SET_PDEATHSIG), so its ExitStack is entered
+    before anything else and shut down last. A job that fails stops what it started."""
+
+    def run() -> tuple[T, ExitStack]:
+        with ExitStack() as own:
+            result = job(own)
+            return result, own.pop_all()
+
+    return pool.submit(run)
+
+
+def collect(stack: ExitStack, started: Sequence[Started[T]]) -> list[T]:
+    """The results of jobs from start_concurrently, in order, with what each started now
+    stopped by `stack`; the first failure is raised once all of them are done (what the
+    others started is on `stack` by then, and stops with it)."""
+    results: list[T] = []
+    error: BaseException | None = None
+    for future in started:
+        try:
+            result, own = future.result()
+        except BaseException as err:
+            error = error or err
+            continue
+        stack.enter_context(own)
+        results.append(result)
+    if error is not None:
+        raise error
+    return results

@@ -33,6 +33,7 @@ from tests.e2e.apiserver import (
     http_get,
     wait_until,
 )
+from tests.e2e.gitops import wait_established
 
 T = TypeVar("T")
 GROUP = "monitoring.coreos.com"
@@ -60,11 +61,8 @@ def install_operator_crds(cluster: Cluster) -> None:
         result = cluster.kubectl("apply", "--server-side", "--field-manager=e2e", "-f", str(path))
         if result.returncode != 0:
             raise HarnessError(f"installing {path.name} failed:\n{result.stderr}")
-    result = cluster.kubectl(
-        "wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"
-    )
-    if result.returncode != 0:
-        raise HarnessError(f"the CRDs were not established:\n{result.stderr}")
+    # Polled: `kubectl wait` errs on a CRD whose status is not written yet.
+    wait_established(cluster, [path.stem for path in crd_files()], timeout=120)
 
 
 @contextmanager

@@ -29,8 +29,9 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from tests.e2e.gitops import (
     Obj,
     apply,
     argocd,
+    collect,
     documents,
     external_secrets_operator,
     garbage_collector,
@@ -55,6 +57,7 @@ from tests.e2e.gitops import (
     kubectl_ok,
     register_cluster,
     show,
+    start_concurrently,
     unresolved_references,
     wait_for_references,
 )
@@ -128,6 +131,27 @@ def destination_key(env: str) -> str:
     return str(destination.get("name") or destination.get("server"))
 
 
+def provide_platform(
+    env: str, cluster: Cluster, built: dict[Key, Obj], values: dict[str, str]
+) -> None:
+    """What the destination's own platform provides: the CRDs of the kinds the environment
+    uses (monitoring.mode operator: the cluster's kube-prometheus-stack), the namespaces it
+    writes into without creating them, and the store its ExternalSecrets read."""
+    objects = list(built.values())
+    install_crds(cluster, objects)
+    own = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    foreign = {o["metadata"].get("namespace") for o in objects} - own - {None}
+    if foreign:
+        apply(
+            cluster,
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                for name in sorted(str(n) for n in foreign)
+            ],
+        )
+    apply(cluster, secret_store(env, built, values))
+
+
 @pytest.fixture(scope="module")
 def fleet(
     e2e_workdir: Path, etcd_server: Etcd, binaries: Binaries, gitops_binaries: GitOpsBinaries
@@ -137,57 +161,72 @@ def fleet(
     workdir = e2e_workdir / "gitops"
     try:
         with ExitStack() as stack:
-            clusters: dict[str, Cluster] = {}
+            # The servers start concurrently (their start-ups are mostly waiting); the
+            # threads that start them live until the end (see start_concurrently).
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=len(ENVS) + 1))
             # Argo CD's own API server is the in-cluster destination, when one uses it.
             home_env = next((e for e in ENVS if destination_key(e) == IN_CLUSTER), None)
-            home = stack.enter_context(
-                kube_apiserver(workdir / "argocd-home", etcd_server, binaries, "/registry-argocd")
-            )
-            argo = stack.enter_context(argocd(home, workdir / "argocd", gitops_binaries))
-            values = read_env_file(ENV_EXAMPLE)
-            repo = GitRepo(workdir / "repo", gitops_binaries.git)
-            config_dir = workdir / "overlays"
-            shutil.copytree(OVERLAYS, config_dir)
-            gitops_file = write_gitops_file(workdir / "gitops.yaml", repo.url)
-            render_tree(config_dir, gitops_file, repo.path / "build")
-            for env in ENVS:
-                drift = differing_files(BUILD / env, repo.path / "build" / env)
-                drift = [f for f in drift if not f.startswith("secrets")]
-                if drift:
-                    raise HarnessError(f"build/{env} is not what render makes: {drift}")
-                if env == home_env:
-                    cluster = home
-                else:
-                    cluster = stack.enter_context(
-                        kube_apiserver(
-                            workdir / env, etcd_server, binaries, f"/registry-gitops-{env}"
-                        )
+            others = [env for env in ENVS if env != home_env]
+
+            def argo_home(own: ExitStack) -> tuple[Cluster, ArgoCD]:
+                home = own.enter_context(
+                    kube_apiserver(
+                        workdir / "argocd-home", etcd_server, binaries, "/registry-argocd"
                     )
-                    register_cluster(argo, destination_key(env), cluster)
-                clusters[env] = cluster
-                stack.enter_context(
-                    external_secrets_operator(cluster, workdir / f"eso-{env}", gitops_binaries)
                 )
-                stack.enter_context(
-                    garbage_collector(cluster, workdir / f"gc-{env}", gitops_binaries)
+                return home, own.enter_context(argocd(home, workdir / "argocd", gitops_binaries))
+
+            def api_server(env: str) -> Callable[[ExitStack], Cluster]:
+                prefix = f"/registry-gitops-{env}"
+                return lambda own: own.enter_context(
+                    kube_apiserver(workdir / env, etcd_server, binaries, prefix)
                 )
-                built = kustomize_build(repo.path / "build" / env)
-                # What the destination's own platform provides (monitoring.mode operator: the
-                # cluster's kube-prometheus-stack): the CRDs of kinds the environment uses, and
-                # the namespaces it writes into without creating them.
-                objects = list(built.values())
-                install_crds(cluster, objects)
-                own = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
-                foreign = {o["metadata"].get("namespace") for o in objects} - own - {None}
-                if foreign:
-                    apply(
-                        cluster,
-                        [
-                            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-                            for name in sorted(str(n) for n in foreign)
-                        ],
-                    )
-                apply(cluster, secret_store(env, built, values))
+
+            starting_home = start_concurrently(pool, argo_home)
+            starting = [start_concurrently(pool, api_server(env)) for env in others]
+            try:  # meanwhile: the tree to commit, which must be build/ as committed
+                values = read_env_file(ENV_EXAMPLE)
+                repo = GitRepo(workdir / "repo", gitops_binaries.git)
+                config_dir = workdir / "overlays"
+                shutil.copytree(OVERLAYS, config_dir)
+                gitops_file = write_gitops_file(workdir / "gitops.yaml", repo.url)
+                render_tree(config_dir, gitops_file, repo.path / "build")
+                for env in ENVS:
+                    drift = differing_files(BUILD / env, repo.path / "build" / env)
+                    drift = [f for f in drift if not f.startswith("secrets")]
+                    if drift:
+                        raise HarnessError(f"build/{env} is not what render makes: {drift}")
+                built = {env: kustomize_build(repo.path / "build" / env) for env in ENVS}
+            except BaseException:
+                # What the threads started is stopped with the stack; the error is this one.
+                with suppress(BaseException):
+                    collect(stack, [starting_home])
+                with suppress(BaseException):
+                    collect(stack, starting)
+                raise
+            ((home, argo),) = collect(stack, [starting_home])
+            clusters = dict(zip(others, collect(stack, starting), strict=True))
+            if home_env is not None:
+                clusters[home_env] = home
+            for env in others:
+                register_cluster(argo, destination_key(env), clusters[env])
+
+            def destination(env: str) -> Callable[[ExitStack], None]:
+                def start(own: ExitStack) -> None:
+                    cluster = clusters[env]
+                    eso = workdir / f"eso-{env}"
+                    own.enter_context(external_secrets_operator(cluster, eso, gitops_binaries))
+                    gc = workdir / f"gc-{env}"
+                    own.enter_context(garbage_collector(cluster, gc, gitops_binaries))
+                    provide_platform(env, cluster, built[env], values)
+
+                return start
+
+            collect(stack, [start_concurrently(pool, destination(env)) for env in ENVS])
+            # Unwound first: Argo CD's controller watches every destination, and an API
+            # server stopped while a client still watches it waits out its graceful
+            # shutdown (STOP_TIMEOUT) before it is killed.
+            stack.callback(argo.stop)
             state = Fleet(argo, clusters, repo, config_dir, gitops_file)
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.

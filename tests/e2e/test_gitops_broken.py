@@ -148,9 +148,15 @@ def broken(
 
 
 def test_a_secret_no_mode_produces_fails_naming_the_deployment(broken: Broken) -> None:
-    broken.argo.wait_for_sync("broken-secret-ref")  # Kubernetes accepts it: Argo CD syncs it
+    app = broken.argo.wait_for_sync("broken-secret-ref")  # Kubernetes accepts it: Argo CD syncs it
+    # Healthy means every ExternalSecret is: Argo CD's own check of one is ESO's Ready
+    # condition, which ESO sets once it has written the Secret. So every Secret that will
+    # ever exist exists now, and the check need not wait for ESO: one look is the verdict.
+    external = [r for r in app["status"]["resources"] if r["kind"] == "ExternalSecret"]
+    assert external, "the environment has no ExternalSecret"
+    assert all((r.get("health") or {}).get("status") == "Healthy" for r in external), external
     with pytest.raises(HarnessError) as failure:
-        wait_for_references(broken.argo.cluster, NAMESPACE, timeout=20)
+        wait_for_references(broken.argo.cluster, NAMESPACE, timeout=0)
     message = str(failure.value)
     assert f"Deployment {NAMESPACE}/signal-harvester-api: references Secret {NO_SUCH_SECRET}," in (
         message
