@@ -17,8 +17,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from harvester_manifests.components.common import Obj
 from harvester_manifests.patches import (
     SAME,
@@ -105,6 +103,13 @@ def layout_overlay(
     `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
     layout_env_file_secrets for the gitignored layer that adds the Secrets).
     """
+    files, kustomization = _overlay(base, env)
+    files["kustomization.yaml"] = dump(kustomization)
+    return dict(sorted(files.items()))
+
+
+def _overlay(base: list[Obj], env: list[Obj]) -> tuple[Files, dict[str, Any]]:
+    """layout_overlay's files but its kustomization.yaml, and that kustomization as data."""
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
     files: Files = {}
@@ -139,8 +144,7 @@ def layout_overlay(
         kustomization["replicas"] = transformed.replicas
     if patches:
         kustomization["patches"] = patches
-    files["kustomization.yaml"] = dump(kustomization)
-    return dict(sorted(files.items()))
+    return files, kustomization
 
 
 def layout_env_file_secrets(
@@ -159,8 +163,7 @@ def layout_env_file_secrets(
     namespaces = {
         o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
     }
-    overlay = layout_overlay(base, objects, secrets, None, "")
-    kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    overlay, kustomization = _overlay(base, objects)
     # One level deeper: what the overlay reaches outside itself (the base) is one more `../`.
     kustomization["resources"] = [
         "../" + r if r.startswith("../") else r for r in kustomization["resources"]

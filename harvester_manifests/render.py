@@ -252,7 +252,10 @@ def plan(
 
     result = RenderPlan(warnings=warnings)
     if gitops is not None:
-        stacks = {env: render_environment(cfg, None) for env, cfg in argocd_configs.items()}
+        stacks = {
+            env: configs[env][1].stack if env in configs else render_environment(cfg, None)
+            for env, cfg in argocd_configs.items()
+        }
         argocd = argocd_objects(gitops, argocd_configs, stacks)
         result.files.update({f"{ARGOCD}/{p}": c for p, c in layout_flat(argocd).items()})
         result.argocd = out / ARGOCD
@@ -302,8 +305,6 @@ def render(
     seal_cert: Path | None = None,
 ) -> RenderPlan:
     """Render `requested` (an environment or "all") into `out`, atomically."""
-    root = root or Path()
-    envs = resolve_environments(requested, config_dir)
     root = root or Path()
     envs = resolve_environments(requested, config_dir)
     inputs = [(config_dir, "the config directory"), *_env_files(envs, env_file, root)]
