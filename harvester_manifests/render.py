@@ -14,9 +14,10 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -386,15 +387,88 @@ def _populate(staging: Path, target: Path, files: Files, prune_overlays: bool) -
             if entry.name in owned or (prune_overlays and _is_rendered_overlay(entry)):
                 continue
             _copy(entry, staging / entry.name)
+    previous = _Previous(target, _umask())
+    made: set[PurePosixPath] = set()
     for relative, content in sorted(files.items()):
         path = staging / relative
+        parents = PurePosixPath(relative).parents[:-1]
         # Never mkdir(parents=True): staging must already exist, and be this render's own.
-        for parent in reversed(PurePosixPath(relative).parents[:-1]):
-            (staging / parent).mkdir(exist_ok=True)
+        for parent in reversed(parents):
+            if parent not in made:
+                (staging / parent).mkdir(exist_ok=True)
+                made.add(parent)
+        if previous.reuse(relative, parents, path, content):
+            continue
         path.write_text(content, encoding="utf-8")
         if path.suffix == ".env":
             path.chmod(0o600)
     staging.chmod(0o755)
+
+
+def _umask() -> int:
+    """The process's umask (set and restored at once: no other way to read it)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+class _Previous:
+    """The previous render's files, hard-linked into staging where they hold the same bytes.
+
+    Creating a file costs the kernel far more than linking one (a re-render of 300
+    environments writes some 8000 files, nearly all unchanged), and the swap then removes the
+    old names only. What lands in staging is checked after linking, on the linked inode
+    itself: a regular file, with exactly the new content, the mode and owner a fresh write
+    would give it, and no other name than the old output's (which the swap removes). Anything
+    else is unlinked again and written. The old output is never written to: a render that
+    fails leaves it as it was. An unchanged file keeps its modification time.
+    """
+
+    def __init__(self, target: Path, umask: int) -> None:
+        self.target = target
+        self.modes = {"": 0o666 & ~umask, ".env": 0o600}
+        self.uid = os.geteuid()
+        self.real_dirs: dict[PurePosixPath, bool] = {}
+
+    def reuse(
+        self, relative: str, parents: Sequence[PurePosixPath], path: Path, content: str
+    ) -> bool:
+        if not all(self._real_dir(parent) for parent in reversed(parents)):
+            return False
+        try:
+            os.link(self.target / relative, path, follow_symlinks=False)
+        except OSError:
+            return False
+        data = content.encode("utf-8")
+        mode = self.modes[".env" if path.suffix == ".env" else ""]
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            same = False  # a symbolic link, linked as such
+        else:
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(fd)
+                same = (
+                    stat.S_ISREG(info.st_mode)
+                    and info.st_nlink == 2
+                    and stat.S_IMODE(info.st_mode) == mode
+                    and info.st_uid == self.uid
+                    and info.st_size == len(data)
+                    and handle.read(len(data) + 1) == data
+                )
+        if not same:
+            path.unlink()
+        return same
+
+    def _real_dir(self, relative: PurePosixPath) -> bool:
+        """Whether the old output's directory is a directory of its own, not a link."""
+        if relative not in self.real_dirs:
+            try:
+                mode = os.lstat(self.target / relative).st_mode
+            except OSError:
+                mode = 0
+            self.real_dirs[relative] = stat.S_ISDIR(mode)
+        return self.real_dirs[relative]
 
 
 def _is_rendered_overlay(entry: Path) -> bool:
