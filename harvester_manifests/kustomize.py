@@ -27,11 +27,16 @@ from harvester_manifests.patches import (
     transformers,
 )
 from harvester_manifests.secrets import SecretSpec, SecretValues
-from harvester_manifests.yamlio import dump, dump_shared
+from harvester_manifests.yamlio import dump, dump_shared, line_count
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SECRETS_DIR = "secrets"
 Files = dict[str, str]  # path relative to the output directory -> content
+# object_patch's answers by the identity of the objects compared, for one environment laid out
+# twice from the same objects (its committed overlay and its env-file secrets/ layer). The
+# entries hold the objects, so no id is reused while the memo lives; the caller must not change
+# the objects meanwhile (render.plan makes one per environment, right before both layouts).
+PatchMemo = dict[tuple[int, int], tuple[Any, Any, Any]]
 
 
 @dataclass(frozen=True, order=True)
@@ -97,18 +102,21 @@ def layout_overlay(
     secrets: list[SecretSpec],
     values: SecretValues | None,
     namespace: str,
+    memo: PatchMemo | None = None,
 ) -> Files:
     """The overlay directory's files: kustomization.yaml, patches/, resources/.
 
     `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
     layout_env_file_secrets for the gitignored layer that adds the Secrets).
     """
-    files, kustomization = _overlay(base, env)
-    files["kustomization.yaml"] = dump(kustomization)
+    files, kustomization = _overlay(base, env, memo)
+    files["kustomization.yaml"] = dump_shared(kustomization)  # often the same in a fleet
     return dict(sorted(files.items()))
 
 
-def _overlay(base: list[Obj], env: list[Obj]) -> tuple[Files, dict[str, Any]]:
+def _overlay(
+    base: list[Obj], env: list[Obj], memo: PatchMemo | None
+) -> tuple[Files, dict[str, Any]]:
     """layout_overlay's files but its kustomization.yaml, and that kustomization as data."""
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
@@ -123,7 +131,7 @@ def _overlay(base: list[Obj], env: list[Obj]) -> tuple[Files, dict[str, Any]]:
             files[path] = dump(obj)
             resources.append(path)
             continue
-        patch = object_patch(transformed.base[key], obj)
+        patch = _remembered_patch(transformed.base[key], obj, memo)
         if patch is None:
             continue
         path = f"patches/{key.file_name}"
@@ -135,7 +143,7 @@ def _overlay(base: list[Obj], env: list[Obj]) -> tuple[Files, dict[str, Any]]:
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
-            files[path] = dump({**_identity(obj), "$patch": "delete"})
+            files[path] = dump_shared({**_identity(obj), "$patch": "delete"})
             patches.append({"path": path})
     kustomization: dict[str, Any] = {**KUSTOMIZATION, "resources": resources}
     if transformed.images:
@@ -148,7 +156,11 @@ def _overlay(base: list[Obj], env: list[Obj]) -> tuple[Files, dict[str, Any]]:
 
 
 def layout_env_file_secrets(
-    base: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+    base: list[Obj],
+    applied: list[Obj],
+    secrets: list[SecretSpec],
+    values: SecretValues,
+    memo: PatchMemo | None = None,
 ) -> Files:
     """secrets mode env-file: the gitignored `secrets/` kustomization, paths relative to the
     environment's directory.
@@ -163,7 +175,7 @@ def layout_env_file_secrets(
     namespaces = {
         o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
     }
-    overlay, kustomization = _overlay(base, objects)
+    overlay, kustomization = _overlay(base, objects, memo)
     # One level deeper: what the overlay reaches outside itself (the base) is one more `../`.
     kustomization["resources"] = [
         "../" + r if r.startswith("../") else r for r in kustomization["resources"]
@@ -181,7 +193,7 @@ def layout_env_file_secrets(
         for spec in secrets
     ]
     files = {f"{SECRETS_DIR}/{path}": content for path, content in overlay.items()}
-    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump_shared(kustomization)
     for spec in secrets:
         lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
         files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
@@ -234,8 +246,21 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     return patch
 
 
+def _remembered_patch(old: Obj, new: Obj, memo: PatchMemo | None) -> Obj | list[Obj] | None:
+    if memo is None:
+        return object_patch(old, new)
+    key = (id(old), id(new))
+    if key not in memo:
+        memo[key] = (old, new, object_patch(old, new))
+    patch: Obj | list[Obj] | None = memo[key][2]
+    return patch
+
+
 def _lines(document: Any) -> int:
-    return dump(document).count("\n")
+    """Counted without encoding where yamlio can (most patches); else dump_shared, which the
+    form chosen is dumped with again as the patch file."""
+    counted = line_count(document)
+    return counted if counted is not None else dump_shared(document).count("\n")
 
 
 def _whole_lists(ops: list[Obj]) -> bool:

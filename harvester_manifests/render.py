@@ -40,6 +40,7 @@ from harvester_manifests.errors import InputError, OutputError, Problem, RenderE
 from harvester_manifests.kustomize import (
     SECRETS_DIR,
     Files,
+    PatchMemo,
     layout_base,
     layout_env_file_secrets,
     layout_flat,
@@ -273,9 +274,10 @@ def plan(
                 f"{env}: the generator produced inconsistent objects: " + "; ".join(broken)
             )
         specs = secret_specs(cfg)
-        overlay = layout_overlay(base, delivered.committed, specs, None, cfg.namespace)
+        memo: PatchMemo = {}  # the secrets/ layer compares mostly the same objects again
+        overlay = layout_overlay(base, delivered.committed, specs, None, cfg.namespace, memo)
         if delivered.local_layer and delivered.values is not None:
-            overlay |= layout_env_file_secrets(base, objects, specs, delivered.values)
+            overlay |= layout_env_file_secrets(base, objects, specs, delivered.values, memo)
         result.files.update({f"{env}/{p}": c for p, c in overlay.items()})
         result.environments.append(
             EnvironmentSummary(
