@@ -43,6 +43,9 @@ class Sources:
     env_file: Path  # the .env this environment reads (render.env_file_for)
     previous: Path  # the environment's previous output: sealed ciphertexts are reused from it
     seal_cert: Path | None = None  # --seal-cert: overrides secrets.sealedSecrets.cert
+    # env_file's variables when the caller has read it already (render reads a .env that many
+    # environments share once); None: read it here.
+    env_values: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
             objects, objects, None, False, f"ExternalSecrets from {store.kind} {store.name}", stack
         )
 
-    env_values = read_env_file(sources.env_file)
+    env_values = (
+        sources.env_values if sources.env_values is not None else read_env_file(sources.env_file)
+    )
     values = collect(cfg, env_values, str(sources.env_file))
     if mode == "env-file":
         applied = environment_from(built, cfg, values)

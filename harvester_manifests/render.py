@@ -17,7 +17,7 @@ import shutil
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -227,7 +227,11 @@ def plan(
     for env in envs:
         try:
             cfg, env_path = _load(env, config_dir, env_file, root, cache)
-            delivered = deliver(env, cfg, Sources(config_dir, env_path, out / env, seal_cert))
+            read = cache.get(env_path)
+            given = Sources(
+                config_dir, env_path, out / env, seal_cert, read if isinstance(read, dict) else None
+            )
+            delivered = deliver(env, cfg, given)
             if delivered.values is not None:
                 warnings += [
                     f"{env}: {w}" for w in placeholder_warnings(delivered.values, env_path, root)
@@ -389,20 +393,22 @@ def _populate(staging: Path, target: Path, files: Files, prune_overlays: bool) -
             if entry.name in owned or (prune_overlays and _is_rendered_overlay(entry)):
                 continue
             _copy(entry, staging / entry.name)
-    previous = _Previous(target, _umask())
-    made: set[PurePosixPath] = set()
+    previous = _Previous(target, staging, _umask())
+    made: set[str] = set()
     for relative, content in sorted(files.items()):
+        directory = relative.rpartition("/")[0]
+        if directory and directory not in made:
+            # Never mkdir(parents=True): staging must already exist, and be this render's own.
+            for parent in reversed(PurePosixPath(relative).parents[:-1]):
+                if str(parent) not in made:
+                    (staging / parent).mkdir(exist_ok=True)
+                    made.add(str(parent))
         path = staging / relative
-        parents = PurePosixPath(relative).parents[:-1]
-        # Never mkdir(parents=True): staging must already exist, and be this render's own.
-        for parent in reversed(parents):
-            if parent not in made:
-                (staging / parent).mkdir(exist_ok=True)
-                made.add(parent)
-        if previous.reuse(relative, parents, path, content):
+        env_file = path.suffix == ".env"
+        if previous.reuse(relative, directory, content, env_file):
             continue
         path.write_text(content, encoding="utf-8")
-        if path.suffix == ".env":
+        if env_file:
             path.chmod(0o600)
     staging.chmod(0o755)
 
@@ -426,23 +432,21 @@ class _Previous:
     fails leaves it as it was. An unchanged file keeps its modification time.
     """
 
-    def __init__(self, target: Path, umask: int) -> None:
-        self.target = target
-        self.modes = {"": 0o666 & ~umask, ".env": 0o600}
+    def __init__(self, target: Path, staging: Path, umask: int) -> None:
+        self.target, self.staging = str(target), str(staging)
+        self.modes = {False: 0o666 & ~umask, True: 0o600}  # by "is a .env file"
         self.uid = os.geteuid()
-        self.real_dirs: dict[PurePosixPath, bool] = {}
+        self.real_dirs: dict[str, bool] = {"": True}
 
-    def reuse(
-        self, relative: str, parents: Sequence[PurePosixPath], path: Path, content: str
-    ) -> bool:
-        if not all(self._real_dir(parent) for parent in reversed(parents)):
+    def reuse(self, relative: str, directory: str, content: str, env_file: bool) -> bool:
+        if not self._real_dir(directory):
             return False
+        path = f"{self.staging}/{relative}"
         try:
-            os.link(self.target / relative, path, follow_symlinks=False)
+            os.link(f"{self.target}/{relative}", path, follow_symlinks=False)
         except OSError:
             return False
         data = content.encode("utf-8")
-        mode = self.modes[".env" if path.suffix == ".env" else ""]
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
@@ -453,24 +457,26 @@ class _Previous:
                 same = (
                     stat.S_ISREG(info.st_mode)
                     and info.st_nlink == 2
-                    and stat.S_IMODE(info.st_mode) == mode
+                    and stat.S_IMODE(info.st_mode) == self.modes[env_file]
                     and info.st_uid == self.uid
                     and info.st_size == len(data)
                     and handle.read(len(data) + 1) == data
                 )
         if not same:
-            path.unlink()
+            os.unlink(path)
         return same
 
-    def _real_dir(self, relative: PurePosixPath) -> bool:
-        """Whether the old output's directory is a directory of its own, not a link."""
-        if relative not in self.real_dirs:
+    def _real_dir(self, directory: str) -> bool:
+        """Whether the old output's directory, and each above it, is a directory of its own
+        (not a symbolic link to one elsewhere)."""
+        if directory not in self.real_dirs:
             try:
-                mode = os.lstat(self.target / relative).st_mode
+                mode = os.lstat(f"{self.target}/{directory}").st_mode
             except OSError:
                 mode = 0
-            self.real_dirs[relative] = stat.S_ISDIR(mode)
-        return self.real_dirs[relative]
+            parent = directory.rpartition("/")[0]
+            self.real_dirs[directory] = stat.S_ISDIR(mode) and self._real_dir(parent)
+        return self.real_dirs[directory]
 
 
 def _is_rendered_overlay(entry: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
@@ -285,16 +286,20 @@ def merge(defaults: Any, overlay: Any) -> Any:
     return overlay
 
 
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The defaults as an overlay spells them, made once: merge() copies what it changes and
+    validation only reads, so every environment starts from the same dict."""
+    return Config().model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def load_config(config_dir: Path, env: str, overlay: dict[str, Any] | None = None) -> Config:
     """The validated config of one environment: the guide's defaults plus its overlay file.
 
     `overlay` is the file's content when the caller has read it already (read_overlay).
     """
     path = config_path(config_dir, env)
-    data = merge(
-        Config().model_dump(mode="json", by_alias=True, exclude_none=True),
-        read_overlay(path) if overlay is None else overlay,
-    )
+    data = merge(_defaults(), read_overlay(path) if overlay is None else overlay)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
