@@ -31,7 +31,7 @@ from harvester_manifests.sealed_secrets import (
     seal,
 )
 from harvester_manifests.secrets import SecretValues, collect
-from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
+from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, environment_from
 from harvester_manifests.syncwaves import with_sync_waves
 
 
@@ -43,6 +43,9 @@ class Sources:
     env_file: Path  # the .env this environment reads (render.env_file_for)
     previous: Path  # the environment's previous output: sealed ciphertexts are reused from it
     seal_cert: Path | None = None  # --seal-cert: overrides secrets.sealedSecrets.cert
+    # env_file's variables when the caller has read it already (render reads a .env that many
+    # environments share once); None: read it here.
+    env_values: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Delivery:
     values: SecretValues | None  # the values read from the .env (env-file, sealed-secrets)
     local_layer: bool  # env-file: `values` go into the gitignored secrets/ kustomization
     source: str  # one line for the render summary
+    # render_environment(cfg, None): the stack without any Secret source, which Argo CD's
+    # AppProject is computed from (argocd.py); kept so that render builds the stack once.
+    stack: list[Obj]
 
 
 def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
@@ -62,28 +68,34 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
     Only sealed-secrets runs a tool (kubeseal), and only after its inputs were checked.
     """
     mode = cfg.secrets.mode
-    stack = render_environment(cfg, None)  # with Argo CD's sync waves (syncwaves.py)
+    built = build_stack(cfg)  # once: every object below is made from it
+    stack = environment_from(built, cfg, None)  # with Argo CD's sync waves (syncwaves.py)
     if mode == "external":
-        return Delivery(stack, stack, None, False, "external (the Secrets must already exist)")
+        return Delivery(
+            stack, stack, None, False, "external (the Secrets must already exist)", stack
+        )
     if mode == "external-secrets":
         made = external_secrets(env, cfg, str(config_path(sources.config_dir, env)))
-        objects = with_sync_waves(build_stack(cfg) + made)
+        objects = with_sync_waves(built + made)
         store = cfg.secrets.external_secrets.store_ref
         assert store is not None  # the model refuses external-secrets without a store
         return Delivery(
-            objects, objects, None, False, f"ExternalSecrets from {store.kind} {store.name}"
+            objects, objects, None, False, f"ExternalSecrets from {store.kind} {store.name}", stack
         )
 
-    env_values = read_env_file(sources.env_file)
+    env_values = (
+        sources.env_values if sources.env_values is not None else read_env_file(sources.env_file)
+    )
     values = collect(cfg, env_values, str(sources.env_file))
     if mode == "env-file":
-        applied = render_environment(cfg, values)
+        applied = environment_from(built, cfg, values)
         return Delivery(
             stack,
             applied,
             values,
             True,
             f"from {sources.env_file}, in the gitignored {sources.previous}/secrets/",
+            stack,
         )
     # sealed-secrets: report a missing certificate and a missing checksum key together
     problems: list[Problem] = []
@@ -99,9 +111,11 @@ def deliver(env: str, cfg: Config, sources: Sources) -> Delivery:
     if problems or cert is None:
         raise InputError(problems)
     sealed = seal(cfg, values, SealingInputs(cert, key, sources.previous))
-    stack = with_pod_checksums(build_stack(cfg), pod_checksums(cfg, sealed, key))
-    objects = with_sync_waves(stack + sealed)
-    return Delivery(objects, objects, values, False, f"sealed from {sources.env_file} with {cert}")
+    checksummed = with_pod_checksums(built, pod_checksums(cfg, sealed, key))
+    objects = with_sync_waves(checksummed + sealed)
+    return Delivery(
+        objects, objects, values, False, f"sealed from {sources.env_file} with {cert}", stack
+    )
 
 
 def _overlay_cert(env: str, cfg: Config, config_dir: Path) -> Path:

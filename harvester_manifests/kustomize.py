@@ -17,8 +17,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from harvester_manifests.components.common import Obj
 from harvester_manifests.patches import (
     SAME,
@@ -30,11 +28,16 @@ from harvester_manifests.patches import (
     transformers,
 )
 from harvester_manifests.secrets import SecretSpec, SecretValues
-from harvester_manifests.yamlio import Flow, dump, dump_ops, dump_shared
+from harvester_manifests.yamlio import Flow, dump, dump_ops, dump_shared, line_count
 
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SECRETS_DIR = "secrets"
 Files = dict[str, str]  # path relative to the output directory -> content
+# object_patch's answers by the identity of the objects compared, for one environment laid out
+# twice from the same objects (its committed overlay and its env-file secrets/ layer). The
+# entries hold the objects, so no id is reused while the memo lives; the caller must not change
+# the objects meanwhile (render.plan makes one per environment, right before both layouts).
+PatchMemo = dict[tuple[int, int], tuple[Any, Any, Any]]
 
 
 @dataclass(frozen=True, order=True)
@@ -100,12 +103,22 @@ def layout_overlay(
     secrets: list[SecretSpec],
     values: SecretValues | None,
     namespace: str,
+    memo: PatchMemo | None = None,
 ) -> Files:
     """The overlay directory's files: kustomization.yaml, patches/, resources/.
 
     `secrets` and `values` are no longer used: the committed overlay never reads a .env (see
     layout_env_file_secrets for the gitignored layer that adds the Secrets).
     """
+    files, kustomization = _overlay(base, env, memo)
+    files["kustomization.yaml"] = dump_shared(kustomization)  # often the same in a fleet
+    return dict(sorted(files.items()))
+
+
+def _overlay(
+    base: list[Obj], env: list[Obj], memo: PatchMemo | None
+) -> tuple[Files, dict[str, Any]]:
+    """layout_overlay's files but its kustomization.yaml, and that kustomization as data."""
     base_by_key = {Key.of(o): o for o in base}
     env_by_key = {Key.of(o): o for o in env if o["kind"] != "Secret"}
     files: Files = {}
@@ -119,7 +132,7 @@ def layout_overlay(
             files[path] = dump(obj)
             resources.append(path)
             continue
-        patch = object_patch(transformed.base[key], obj)
+        patch = _remembered_patch(transformed.base[key], obj, memo)
         if patch is None:
             continue
         path = f"patches/{key.file_name}"
@@ -132,7 +145,7 @@ def layout_overlay(
     for key, obj in base_by_key.items():
         if key not in env_by_key:
             path = f"patches/delete-{key.file_name}"
-            files[path] = dump({**_identity(obj), "$patch": "delete"})
+            files[path] = dump_shared({**_identity(obj), "$patch": "delete"})
             patches.append({"path": path})
     kustomization: dict[str, Any] = {**KUSTOMIZATION, "resources": resources}
     if transformed.images:
@@ -141,12 +154,15 @@ def layout_overlay(
         kustomization["replicas"] = transformed.replicas
     if patches:
         kustomization["patches"] = patches
-    files["kustomization.yaml"] = dump(kustomization)
-    return dict(sorted(files.items()))
+    return files, kustomization
 
 
 def layout_env_file_secrets(
-    base: list[Obj], applied: list[Obj], secrets: list[SecretSpec], values: SecretValues
+    base: list[Obj],
+    applied: list[Obj],
+    secrets: list[SecretSpec],
+    values: SecretValues,
+    memo: PatchMemo | None = None,
 ) -> Files:
     """secrets mode env-file: the gitignored `secrets/` kustomization, paths relative to the
     environment's directory.
@@ -161,8 +177,7 @@ def layout_env_file_secrets(
     namespaces = {
         o["metadata"]["name"]: o["metadata"]["namespace"] for o in applied if o["kind"] == "Secret"
     }
-    overlay = layout_overlay(base, objects, secrets, None, "")
-    kustomization = yaml.safe_load(overlay.pop("kustomization.yaml"))
+    overlay, kustomization = _overlay(base, objects, memo)
     # One level deeper: what the overlay reaches outside itself (the base) is one more `../`.
     kustomization["resources"] = [
         "../" + r if r.startswith("../") else r for r in kustomization["resources"]
@@ -180,7 +195,7 @@ def layout_env_file_secrets(
         for spec in secrets
     ]
     files = {f"{SECRETS_DIR}/{path}": content for path, content in overlay.items()}
-    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump(kustomization)
+    files[f"{SECRETS_DIR}/kustomization.yaml"] = dump_shared(kustomization)
     for spec in secrets:
         lines = [f"{key}={values.values[spec.name][key]}\n" for key, _ in spec.keys]
         files[f"{SECRETS_DIR}/{spec.file_name}"] = "".join(sorted(lines))
@@ -237,9 +252,23 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     return patch
 
 
+def _remembered_patch(old: Obj, new: Obj, memo: PatchMemo | None) -> Obj | list[Obj] | None:
+    if memo is None:
+        return object_patch(old, new)
+    key = (id(old), id(new))
+    if key not in memo:
+        memo[key] = (old, new, object_patch(old, new))
+    patch: Obj | list[Obj] | None = memo[key][2]
+    return patch
+
+
 def _lines(document: Any) -> int:
-    text = dump_ops(document) if isinstance(document, list) else dump(document)
-    return text.count("\n")
+    """Counted without encoding where yamlio can (most strategic merges); else the dump the
+    patch file would be, remembered (JSON 6902 ops are written one per line by dump_ops)."""
+    if isinstance(document, list):
+        return dump_ops(document).count("\n")
+    counted = line_count(document)
+    return counted if counted is not None else dump_shared(document).count("\n")
 
 
 def _keyed(kind: str, body: Any, path: tuple[str, ...] = ()) -> bool:

@@ -127,6 +127,8 @@ def json_patch(kind: str, old: Any, new: Any, path: Path = (), pointer: str = ""
     """RFC 6902 operations: one per changed field; a keyed list element is addressed by index
     after a `test` op pins its key there; other lists are replaced whole."""
     if isinstance(old, dict) and isinstance(new, dict):
+        if old == new and repr(old) == repr(new):
+            return []  # the same, down to each value's type (1 and 1.0 are ==): nothing to say
         ops: list[Obj] = [
             {"op": "remove", "path": f"{pointer}/{_escape(k)}"} for k in old if k not in new
         ]

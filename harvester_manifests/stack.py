@@ -84,7 +84,12 @@ def with_secret_checksums(
 def render_environment(cfg: Config, values: SecretValues | None) -> list[Obj]:
     """What `kubectl apply -k build/<env>` creates: the stack, plus Secrets from the .env,
     with Argo CD's sync waves where ordering matters (syncwaves.py)."""
-    objects = build_stack(cfg)
+    return environment_from(build_stack(cfg), cfg, values)
+
+
+def environment_from(objects: list[Obj], cfg: Config, values: SecretValues | None) -> list[Obj]:
+    """render_environment from the stack build_stack(cfg) made already (which it leaves as it
+    was): for a caller that needs the environment both with and without its Secrets."""
     if values is not None:
         consumers = secret_consumers(cfg)
         objects = with_secret_checksums(objects, values, consumers) + build_secrets(cfg, values)

@@ -21,8 +21,6 @@ apply for the Grafana dashboard ConfigMaps). It never changes anything else.
 
 from __future__ import annotations
 
-import copy
-
 from harvester_manifests.components.common import Obj
 
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
@@ -52,20 +50,24 @@ def wave_of(obj: Obj) -> int:
     return int(obj["metadata"].get("annotations", {}).get(SYNC_WAVE, "0"))
 
 
-def _set_wave(obj: Obj, wave: int) -> None:
-    annotations = obj["metadata"].setdefault("annotations", {})
-    annotations[SYNC_WAVE] = str(wave)
-    obj["metadata"]["annotations"] = dict(sorted(annotations.items()))
+def _with_wave(obj: Obj, wave: int) -> Obj:
+    """A copy of obj with its wave set: only the maps on the way to the annotation are new."""
+    meta = obj["metadata"]
+    annotations = {**meta.get("annotations", {}), SYNC_WAVE: str(wave)}
+    return {**obj, "metadata": {**meta, "annotations": dict(sorted(annotations.items()))}}
 
 
 def with_sync_waves(objects: list[Obj]) -> list[Obj]:
-    """The objects with the sync waves above set (a copy; the input is untouched)."""
-    result = copy.deepcopy(objects)
-    sources = [obj for obj in result if group_kind(obj) in SECRET_SOURCES]
-    for obj in sources:
-        _set_wave(obj, SECRETS_WAVE)
-    if sources:
-        for obj in result:
-            if obj["kind"] == "Namespace":
-                _set_wave(obj, SECRETS_WAVE)
-    return result
+    """The objects with the sync waves above set (a new list; the input is untouched).
+
+    Copies only the objects it annotates, and of those only the maps on the way to the
+    annotation: everything else is shared with the input, as stack.with_secret_checksums does
+    (a deep copy of every object was most of the cost of a render)."""
+    if not any(group_kind(obj) in SECRET_SOURCES for obj in objects):
+        return list(objects)
+    return [
+        _with_wave(obj, SECRETS_WAVE)
+        if group_kind(obj) in SECRET_SOURCES or obj["kind"] == "Namespace"
+        else obj
+        for obj in objects
+    ]

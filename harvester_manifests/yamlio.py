@@ -87,6 +87,51 @@ def dump(data: Any, pure: bool = False) -> str:
     )
 
 
+# What may end a line in YAML: a scalar holding one of these is not one line.
+_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
+_ONE_LINE_TYPES = (bool, int, float, type(None))
+
+
+def line_count(data: Any) -> int | None:
+    """How many lines dump(data) has, counted without encoding it, for a map or list whose
+    scalars are each written on one line (short strings without line breaks, numbers,
+    booleans, null); None for anything else (then count the dump's lines).
+
+    Block style puts every key and every list element on a line of its own, except that the
+    first entry of a map or list inside a list shares the element's `- ` line; an empty map
+    or list is `{}` or `[]` where a scalar would be."""
+    if type(data) not in (dict, list):
+        return None
+    return _count(data)
+
+
+def _count(data: dict[Any, Any] | list[Any]) -> int | None:
+    if not data:
+        return 1
+    total = 0
+    in_map = type(data) is dict
+    for key, value in data.items() if type(data) is dict else enumerate(data):
+        if in_map and not (type(key) is str and len(key) < 100 and not _BREAKS.search(key)):
+            return None  # a long or multi-line key is written as a complex key (`? `)
+        if type(value) in (dict, list) and value:
+            inner = _count(value)
+            if inner is None:
+                return None
+            total += inner + 1 if in_map else inner
+        elif _one_line(value):
+            total += 1
+        else:
+            return None
+    return total
+
+
+def _one_line(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return len(value) < 1000 and not _BREAKS.search(value)
+    return kind in _ONE_LINE_TYPES or (kind in (dict, list) and not value)
+
+
 _TEXTS: dict[str, str] = {}
 
 

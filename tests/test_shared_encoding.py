@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 
 from harvester_manifests.config.models import Config
+from harvester_manifests.external_secrets import external_secrets
 from harvester_manifests.monitoring.dashboards import dashboard_files, dashboards
 from harvester_manifests.secrets import SecretValues
 from harvester_manifests.stack import build_stack, secret_consumers, with_secret_checksums
+from harvester_manifests.syncwaves import with_sync_waves
 from harvester_manifests.yamlio import dump, dump_json, dump_shared
 
 CONFIGS = [
@@ -40,3 +42,21 @@ def test_secret_checksums_leave_the_input_objects_alone() -> None:
     annotated = with_secret_checksums(objects, values, secret_consumers(cfg))
     assert objects == before
     assert annotated != before
+
+
+def test_sync_waves_leave_the_input_objects_alone() -> None:
+    """with_sync_waves copies only the objects it annotates: the input stays as it was."""
+    cfg = Config.model_validate(
+        {
+            "secrets": {
+                "mode": "external-secrets",
+                "externalSecrets": {"storeRef": {"kind": "ClusterSecretStore", "name": "vault"}},
+            }
+        }
+    )
+    objects = build_stack(cfg) + external_secrets("prod", cfg, "prod")
+    before = copy.deepcopy(objects)
+    waved = with_sync_waves(objects)
+    assert objects == before
+    assert waved != before
+    assert [o["kind"] for o in waved] == [o["kind"] for o in before]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import stat
@@ -75,6 +76,48 @@ _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,
 )
+
+
+_FastLoader: Any = None  # libyaml's parser with _UniqueKeyLoader's constructor, when PyYAML has it
+if hasattr(yaml, "CSafeLoader"):
+
+    class _CUniqueKeyLoader(yaml.CSafeLoader):
+        """Refuses duplicate keys as _UniqueKeyLoader does (the same constructor)."""
+
+    _CUniqueKeyLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+        _construct_mapping,
+    )
+    _FastLoader = _CUniqueKeyLoader
+
+# The plain subset of YAML: block maps and lists, plain ASCII scalars, comments. No quotes, flow
+# collections, anchors, aliases, tags, block scalars, tabs or directives: there libyaml and
+# PyYAML's own parser agree, and nothing nests without indenting (libyaml stops at 1000).
+_PLAIN_SUBSET = re.compile(r"[A-Za-z0-9 \n_.:/#,=+()-]*")
+_SLOW = object()
+_FAST_DEPTH = 32
+
+
+def _parsed_fast(text: str) -> Any:
+    """The overlay parsed by libyaml when it is in the plain subset, parses, and nests at most
+    _FAST_DEPTH deep; else _SLOW, and _UniqueKeyLoader parses it (and says what is wrong, as
+    it always has). Parsing an overlay in pure Python cost more than validating it."""
+    if _FastLoader is None or not _PLAIN_SUBSET.fullmatch(text):
+        return _SLOW
+    try:
+        data = yaml.load(text, Loader=_FastLoader)
+    except yaml.YAMLError:
+        return _SLOW
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _FAST_DEPTH:
+            return _SLOW
+        if isinstance(node, dict):
+            stack += [(child, depth + 1) for child in node.values()]
+        elif isinstance(node, list):
+            stack += [(child, depth + 1) for child in node]
+    return data
 
 
 def environments(config_dir: Path) -> list[str]:
@@ -177,7 +220,9 @@ def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError([Problem(source, "", "no such file")]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = _parsed_fast(text)
+        if data is _SLOW:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -285,16 +330,20 @@ def merge(defaults: Any, overlay: Any) -> Any:
     return overlay
 
 
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The defaults as an overlay spells them, made once: merge() copies what it changes and
+    validation only reads, so every environment starts from the same dict."""
+    return Config().model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def load_config(config_dir: Path, env: str, overlay: dict[str, Any] | None = None) -> Config:
     """The validated config of one environment: the guide's defaults plus its overlay file.
 
     `overlay` is the file's content when the caller has read it already (read_overlay).
     """
     path = config_path(config_dir, env)
-    data = merge(
-        Config().model_dump(mode="json", by_alias=True, exclude_none=True),
-        read_overlay(path) if overlay is None else overlay,
-    )
+    data = merge(_defaults(), read_overlay(path) if overlay is None else overlay)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
