@@ -30,7 +30,7 @@ import ssl
 import subprocess
 import time
 import urllib.error
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +88,28 @@ HEALTH_OVERRIDES = {
     "networking.k8s.io_Ingress": HEALTHY_ONCE_STORED,
     "autoscaling_HorizontalPodAutoscaler": HEALTHY_ONCE_STORED,
 }
+
+
+# (API group, kind): what Argo CD's controller is told to watch (see resource_inclusions).
+GroupKind = tuple[str, str]
+
+
+def group_kind(obj: Obj) -> GroupKind:
+    return str(obj["apiVersion"]).rpartition("/")[0], str(obj["kind"])
+
+
+def resource_inclusions(kinds: Iterable[GroupKind]) -> str:
+    """argocd-cm's `resource.inclusions`: exactly these (group, kind)s, on every cluster.
+
+    Argo CD's controller keeps a cache of every resource type of every destination,
+    listed and watched; the test's API servers serve many more types (Argo CD's and ESO's
+    CRDs among them) than the environments use (13-16). Watching only those is
+    what cuts its CPU (and the API servers' serving it). The caller derives `kinds` from
+    the rendered objects: a kind left out would be invisible to Argo CD (never synced,
+    never tracked), so ArgoCD.check_included fails on any rendered kind outside them.
+    """
+    rules = [{"apiGroups": [group], "kinds": [kind]} for group, kind in sorted(set(kinds))]
+    return yaml.safe_dump(rules, sort_keys=False)
 
 
 def go_mod_version(go_mod: Path, module: str) -> str:
@@ -214,7 +236,16 @@ class ArgoCD:
     cluster: Cluster
     workdir: Path
     binaries: GitOpsBinaries
+    included: frozenset[GroupKind]
     processes: list[Process] = field(default_factory=list)
+
+    def check_included(self, objects: Iterable[Obj]) -> None:
+        """Every object is of a kind Argo CD watches (its resource.inclusions)."""
+        outside = sorted({show(o) for o in objects if group_kind(o) not in self.included})
+        if outside:
+            raise HarnessError(
+                f"rendered objects of kinds outside argocd-cm's resource.inclusions: {outside}"
+            )
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {p.log} ---\n{p.tail(lines)}" for p in self.processes)
@@ -367,8 +398,11 @@ def wait_established(cluster: Cluster, crds: list[str], timeout: float = 60) -> 
             time.sleep(0.2)
 
 
-def install_argocd(cluster: Cluster, binaries: GitOpsBinaries) -> None:
-    """Argo CD's CRDs and config objects from its install.yaml, plus the test's settings."""
+def install_argocd(
+    cluster: Cluster, binaries: GitOpsBinaries, included: frozenset[GroupKind]
+) -> None:
+    """Argo CD's CRDs and config objects from its install.yaml, plus the test's settings:
+    the health overrides, and the resource kinds to watch (`included`)."""
     kubectl_ok(cluster, "create", "namespace", ARGOCD_NAMESPACE)
     objects = [
         doc for doc in documents(binaries.argocd_install.read_text())
@@ -381,6 +415,7 @@ def install_argocd(cluster: Cluster, binaries: GitOpsBinaries) -> None:
             obj["data"] = {
                 **(obj.get("data") or {}),
                 **{f"resource.customizations.health.{k}": v for k, v in HEALTH_OVERRIDES.items()},
+                "resource.inclusions": resource_inclusions(included),
             }
     apply(cluster, objects)
     crds = [o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition"]
@@ -430,12 +465,16 @@ def start(
 
 
 @contextmanager
-def argocd(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[ArgoCD]:
-    """Argo CD running against `cluster` (its home, and its in-cluster destination)."""
+def argocd(
+    cluster: Cluster, workdir: Path, binaries: GitOpsBinaries, included: Iterable[GroupKind]
+) -> Iterator[ArgoCD]:
+    """Argo CD running against `cluster` (its home, and its in-cluster destination),
+    watching only the (group, kind)s `included` (see resource_inclusions)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    install_argocd(cluster, binaries)
+    kinds = frozenset(included)
+    install_argocd(cluster, binaries, kinds)
     env = component_env(cluster, workdir)
-    running = ArgoCD(cluster, workdir, binaries)
+    running = ArgoCD(cluster, workdir, binaries, kinds)
     with ExitStack() as stack:
 
         def started(process: Process) -> Process:

@@ -31,7 +31,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +48,7 @@ from tests.e2e.gitops import (
     ArgoCD,
     GitOpsBinaries,
     GitRepo,
+    GroupKind,
     Obj,
     apply,
     argocd,
@@ -56,6 +57,7 @@ from tests.e2e.gitops import (
     external_secrets_operator,
     garbage_collector,
     get,
+    group_kind,
     kubectl_ok,
     register_cluster,
     show,
@@ -112,7 +114,10 @@ class Fleet:
         return automated
 
     def rendered(self, env: str) -> dict[Key, Obj]:
-        return kustomize_build(self.repo.path / "build" / env)
+        """The environment as committed now; every kind of it is one Argo CD watches."""
+        objects = kustomize_build(self.repo.path / "build" / env)
+        self.argo.check_included(objects.values())
+        return objects
 
     def tracked(self, env: str) -> set[Key]:
         status = self.argo.application(self.app(env)).get("status") or {}
@@ -169,6 +174,9 @@ def fleet(
             # Argo CD's own API server is the in-cluster destination, when one uses it.
             home_env = next((e for e in ENVS if destination_key(e) == IN_CLUSTER), None)
             others = [env for env in ENVS if env != home_env]
+            # What Argo CD watches: the kinds of the rendered tree (resource.inclusions),
+            # known once the tree is rendered, below, while the API servers start.
+            kinds: Future[frozenset[GroupKind]] = Future()
 
             def argo_home(own: ExitStack) -> tuple[Cluster, ArgoCD]:
                 home = own.enter_context(
@@ -176,7 +184,10 @@ def fleet(
                         workdir / "argocd-home", etcd_server, binaries, "/registry-argocd"
                     )
                 )
-                return home, own.enter_context(argocd(home, workdir / "argocd", gitops_binaries))
+                included = kinds.result()
+                return home, own.enter_context(
+                    argocd(home, workdir / "argocd", gitops_binaries, included)
+                )
 
             def api_server(env: str) -> Callable[[ExitStack], Cluster]:
                 prefix = f"/registry-gitops-{env}"
@@ -199,7 +210,12 @@ def fleet(
                     if drift:
                         raise HarnessError(f"build/{env} is not what render makes: {drift}")
                 built = {env: kustomize_build(repo.path / "build" / env) for env in ENVS}
-            except BaseException:
+                kinds.set_result(
+                    frozenset(group_kind(o) for objects in built.values() for o in objects.values())
+                )
+            except BaseException as err:
+                if not kinds.done():  # Argo CD's start waits for it
+                    kinds.set_exception(err)
                 # What the threads started is stopped with the stack; the error is this one.
                 with suppress(BaseException):
                     collect(stack, [starting_home])
