@@ -29,10 +29,12 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,7 @@ from tests.e2e.gitops import (
     ArgoCD,
     GitOpsBinaries,
     GitRepo,
+    GroupKind,
     Obj,
     apply,
     argocd,
@@ -54,6 +57,7 @@ from tests.e2e.gitops import (
     external_secrets_operator,
     garbage_collector,
     get,
+    group_kind,
     kubectl_ok,
     register_cluster,
     show,
@@ -110,7 +114,10 @@ class Fleet:
         return automated
 
     def rendered(self, env: str) -> dict[Key, Obj]:
-        return kustomize_build(self.repo.path / "build" / env)
+        """The environment as committed now; every kind of it is one Argo CD watches."""
+        objects = kustomize_build(self.repo.path / "build" / env)
+        self.argo.check_included(objects.values())
+        return objects
 
     def tracked(self, env: str) -> set[Key]:
         status = self.argo.application(self.app(env)).get("status") or {}
@@ -167,6 +174,9 @@ def fleet(
             # Argo CD's own API server is the in-cluster destination, when one uses it.
             home_env = next((e for e in ENVS if destination_key(e) == IN_CLUSTER), None)
             others = [env for env in ENVS if env != home_env]
+            # What Argo CD watches: the kinds of the rendered tree (resource.inclusions),
+            # known once the tree is rendered, below, while the API servers start.
+            kinds: Future[frozenset[GroupKind]] = Future()
 
             def argo_home(own: ExitStack) -> tuple[Cluster, ArgoCD]:
                 home = own.enter_context(
@@ -174,7 +184,10 @@ def fleet(
                         workdir / "argocd-home", etcd_server, binaries, "/registry-argocd"
                     )
                 )
-                return home, own.enter_context(argocd(home, workdir / "argocd", gitops_binaries))
+                included = kinds.result()
+                return home, own.enter_context(
+                    argocd(home, workdir / "argocd", gitops_binaries, included)
+                )
 
             def api_server(env: str) -> Callable[[ExitStack], Cluster]:
                 prefix = f"/registry-gitops-{env}"
@@ -197,7 +210,12 @@ def fleet(
                     if drift:
                         raise HarnessError(f"build/{env} is not what render makes: {drift}")
                 built = {env: kustomize_build(repo.path / "build" / env) for env in ENVS}
-            except BaseException:
+                kinds.set_result(
+                    frozenset(group_kind(o) for objects in built.values() for o in objects.values())
+                )
+            except BaseException as err:
+                if not kinds.done():  # Argo CD's start waits for it
+                    kinds.set_exception(err)
                 # What the threads started is stopped with the stack; the error is this one.
                 with suppress(BaseException):
                     collect(stack, [starting_home])
@@ -286,6 +304,13 @@ def reconciled_at(app: Obj) -> str:
     return str((app.get("status") or {}).get("reconciledAt"))
 
 
+def after_second_of(timestamp: str) -> None:
+    """Sleep until the second after `timestamp` (RFC 3339, whole seconds) has begun, so that
+    a reconciliation from now on stores another reconciledAt."""
+    when = datetime.fromisoformat(timestamp).timestamp() + 1
+    time.sleep(max(0.0, when - time.time()))
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_the_diff_stays_empty(fleet: Fleet, env: str) -> None:
     name = fleet.app(env)
@@ -294,7 +319,9 @@ def test_the_diff_stays_empty(fleet: Fleet, env: str) -> None:
     rendered = list(fleet.rendered(env))
     before_live = live_objects(fleet.clusters[env], rendered)
     seen = [reconciled_at(before)]
-    while len(seen) < 3:  # two further reconciliations
+    while len(seen) < 3:  # two further reconciliations, each asked for as `--refresh` does:
+        after_second_of(seen[-1])  # a comparison with git as thorough as a periodic one
+        fleet.argo.refresh(name)
         app = fleet.argo.wait(name, lambda a: reconciled_at(a) != seen[-1], "reconciled again")
         seen.append(reconciled_at(app))
         status = app["status"]

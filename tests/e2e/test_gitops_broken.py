@@ -34,6 +34,7 @@ from tests.e2e.gitops import (
     argocd,
     external_secrets_operator,
     garbage_collector,
+    group_kind,
     wait_for_references,
 )
 from tests.e2e.gitops_tree import (
@@ -121,12 +122,8 @@ def broken(
 ) -> Iterator[Broken]:
     workdir = e2e_workdir / "gitops-broken"
     try:
-        with (
-            kube_apiserver(workdir / "api", etcd_server, binaries, "/registry-broken") as cluster,
-            argocd(cluster, workdir / "argocd", gitops_binaries) as argo,
-            external_secrets_operator(cluster, workdir / "eso", gitops_binaries),
-            garbage_collector(cluster, workdir / "gc", gitops_binaries),
-        ):
+        with kube_apiserver(workdir / "api", etcd_server, binaries, "/registry-broken") as cluster:
+            # Rendered first: Argo CD watches exactly the kinds the broken trees hold.
             repo = GitRepo(workdir / "repo", gitops_binaries.git)
             config_dir = workdir / "overlays"
             shutil.copytree(OVERLAYS, config_dir)
@@ -135,14 +132,29 @@ def broken(
             broken_secret_reference(repo.path)
             big_client_side_configmap(repo.path)
             repo.commit("two broken renders")
-            rendered = kustomize_build(repo.path / "build" / ENV)
-            apply(cluster, secret_store(ENV, rendered, read_env_file(ENV_EXAMPLE)))
-            apply(cluster, [
-                app_project(),
-                application("broken-secret-ref", repo.url, "broken/secret-ref", NAMESPACE),
-                application("broken-big-configmap", repo.url, "broken/big-configmap", BIG_NS),
-            ])  # fmt: skip
-            yield Broken(argo, repo)
+            synced = [
+                obj
+                for tree in ("secret-ref", "big-configmap")
+                for obj in kustomize_build(repo.path / "broken" / tree).values()
+            ]
+            with (
+                argocd(
+                    cluster, workdir / "argocd", gitops_binaries, map(group_kind, synced)
+                ) as argo,
+                external_secrets_operator(cluster, workdir / "eso", gitops_binaries),
+                garbage_collector(cluster, workdir / "gc", gitops_binaries),
+            ):
+                argo.check_included(synced)
+                rendered = kustomize_build(repo.path / "build" / ENV)
+                apply(cluster, secret_store(ENV, rendered, read_env_file(ENV_EXAMPLE)))
+                apply(cluster, [
+                    app_project(),
+                    application("broken-secret-ref", repo.url, "broken/secret-ref", NAMESPACE),
+                    application(
+                        "broken-big-configmap", repo.url, "broken/big-configmap", BIG_NS
+                    ),
+                ])  # fmt: skip
+                yield Broken(argo, repo)
     except HarnessError as err:
         pytest.fail(str(err), pytrace=False)
 
