@@ -23,7 +23,7 @@ from harvester_manifests.patches import (
     Unsayable,
     atomic_lists,
     json_patch,
-    merge_key,
+    keyed_lists,
     smp,
     transformers,
 )
@@ -245,7 +245,7 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     if "metadata" in body:
         patch["metadata"] = {**identity["metadata"], **body["metadata"]}
         patch = {k: patch[k] for k in ("apiVersion", "kind", "metadata")} | patch
-    if atomic_lists(new["kind"], body) or not _keyed(new["kind"], body):
+    if atomic_lists(new["kind"], body) or not keyed_lists(new["kind"], body):
         ops = json_patch(new["kind"], old, new)
         if _lines(ops) + TARGET_LINES < _lines(patch) + 1 and not _whole_lists(ops):
             return ops
@@ -269,16 +269,6 @@ def _lines(document: Any) -> int:
         return dump_ops(document).count("\n")
     counted = line_count(document)
     return counted if counted is not None else dump_shared(document).count("\n")
-
-
-def _keyed(kind: str, body: Any, path: tuple[str, ...] = ()) -> bool:
-    """Whether a strategic-merge patch names list elements by their merge key (containers,
-    env, volumes): those stay strategic merges, which name the element instead of its index."""
-    if isinstance(body, dict):
-        return any(_keyed(kind, v, (*path, k)) for k, v in body.items())
-    if isinstance(body, list):
-        return merge_key(kind, path) is not None
-    return False
 
 
 def _whole_lists(ops: list[Obj]) -> bool:

@@ -201,6 +201,17 @@ def atomic_lists(kind: str, patch: Any, path: Path = ()) -> bool:
     return False
 
 
+def keyed_lists(kind: str, patch: Any, path: Path = ()) -> bool:
+    """Whether a strategic-merge patch names list elements by their merge key (containers,
+    env, volumes): such a change stays a strategic merge, which names the element instead of
+    its index."""
+    if isinstance(patch, dict):
+        return any(keyed_lists(kind, v, (*path, k)) for k, v in patch.items())
+    if isinstance(patch, list):
+        return merge_key(kind, path) is not None
+    return False
+
+
 # --- images: and replicas: ---------------------------------------------------------------------
 
 
