@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -76,7 +76,18 @@ def one_line(data: Any) -> bool:
 
 
 def dump(data: Any, pure: bool = False) -> str:
-    """One YAML document, keys in insertion order (the order a person writes a manifest)."""
+    """One YAML document, keys in insertion order (the order a person writes a manifest).
+
+    Written by _Writer where it can (the same bytes, several times faster: PyYAML spends most
+    of a dump representing nodes in Python, even with libyaml's emitter), else by PyYAML."""
+    if not pure:
+        text = _Writer.document(data)
+        if text is not None:
+            return text
+    return _pyyaml(data, pure)
+
+
+def _pyyaml(data: Any, pure: bool = False) -> str:
     return yaml.dump(
         data,
         Dumper=_PureDumper if pure else _Dumper,
@@ -85,6 +96,224 @@ def dump(data: Any, pure: bool = False) -> str:
         allow_unicode=True,
         width=100_000,
     )
+
+
+# Strings PyYAML writes plain in every context, without asking it: a letter, then letters,
+# digits and `_./-` (no indicator, no space, no `:`), and none of the words its resolver (or
+# _OTHER_TYPES) reads as a boolean or null. Anything else is asked of PyYAML, once.
+_SURELY_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
+_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+
+
+def _plain(value: str) -> bool:
+    """Also short enough to be a simple key (PyYAML writes a key of 128 or more as `? key`)."""
+    return (
+        len(value) < 128
+        and _SURELY_PLAIN.fullmatch(value) is not None
+        and value.lower() not in _WORDS
+    )
+
+
+class _Unsupported(Exception):
+    """Something _Writer leaves to PyYAML."""
+
+
+# A one-line scalar longer than this is left to PyYAML (which folds lines past its width).
+_LONGEST_SCALAR = 10_000
+_REMEMBERED_STRINGS = 100_000
+# Line breaks other than \n: PyYAML indents after them too, where this writer would not look.
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+
+
+class _Writer:
+    """PyYAML's block style, written directly: dicts, lists, Flow, str, int, float, bool, None.
+
+    How each distinct string is written (plain, quoted, a literal block and its indicators) is
+    asked of PyYAML itself, once per string and context, and remembered; only the layout
+    (indentation, `- `, `key: `, flow brackets) is written here, as PyYAML's emitter lays it
+    out with indent 2 and sequences at their key's indentation. Anything else (another type,
+    a complex key, a `|+` block, a very long scalar) returns None: dump() then asks PyYAML.
+    tests/test_yamlio.py holds the two to the same bytes over generated documents."""
+
+    block: ClassVar[dict[str, str]] = {}  # string -> as a block mapping value or list item
+    flow: ClassVar[dict[str, str]] = {}  # string -> inside a flow mapping
+    block_keys: ClassVar[dict[str, str]] = {}
+    flow_keys: ClassVar[dict[str, str]] = {}
+    literal: ClassVar[dict[str, list[str]]] = {}  # string -> ["|<hints>", line, ...], unindented
+
+    @classmethod
+    def document(cls, data: Any) -> str | None:
+        if len(cls.block) + len(cls.flow) > _REMEMBERED_STRINGS:  # a long-lived process
+            for table in (cls.block, cls.flow, cls.block_keys, cls.flow_keys, cls.literal):
+                table.clear()
+        out: list[str] = []
+        try:
+            kind = type(data)
+            if kind is dict and data:
+                cls._map(data, 0, out, "")
+            elif kind is list and data:
+                cls._seq(data, 0, out, "")
+            else:
+                return None
+        except _Unsupported:
+            return None
+        return "".join(out)
+
+    @classmethod
+    def _map(cls, data: dict[Any, Any], indent: int, out: list[str], lead: str) -> None:
+        pad = " " * indent
+        for key, value in data.items():
+            cls._value(f"{lead or pad}{cls._key(key)}:", value, indent, out)
+            lead = ""
+
+    @classmethod
+    def _seq(cls, data: list[Any], indent: int, out: list[str], lead: str) -> None:
+        pad = " " * indent
+        for item in data:
+            head = f"{lead or pad}- "
+            lead = ""
+            kind = type(item)
+            if kind is dict and item:
+                cls._map(item, indent + 2, out, head)
+            elif kind is list and item:
+                cls._seq(item, indent + 2, out, head)
+            else:
+                cls._scalar_line(head, item, indent, out)
+
+    @classmethod
+    def _value(cls, head: str, value: Any, indent: int, out: list[str]) -> None:
+        kind = type(value)
+        if kind is dict and value:
+            out.append(head + "\n")
+            cls._map(value, indent + 2, out, "")
+        elif kind is list and value:
+            out.append(head + "\n")
+            cls._seq(value, indent, out, "")  # a mapping's sequence sits at its key's indent
+        else:
+            cls._scalar_line(head + " ", value, indent, out)
+
+    @classmethod
+    def _scalar_line(cls, head: str, value: Any, indent: int, out: list[str]) -> None:
+        """`head` then a scalar, flow collection or empty one, whose key or dash is at indent."""
+        kind = type(value)
+        if kind is Flow or kind is dict or kind is list:
+            out.append(head + cls._flow(value) + "\n")
+        elif kind is str:
+            text = cls.block.get(value)
+            if text is None:
+                text = cls._ask(value)
+            if text:
+                out.append(head + text + "\n")
+            else:  # a literal block, its lines indented under the key or dash
+                header, *lines = cls.literal[value]
+                pad = " " * (indent + 2)
+                out.append(head + header + "\n")
+                out.extend(f"{pad}{line}\n" if line else "\n" for line in lines)
+        else:
+            out.append(head + cls._other(value) + "\n")
+
+    @classmethod
+    def _ask(cls, value: str) -> str:
+        """How PyYAML writes `value` as a block mapping's value ("" for a literal block)."""
+        if _plain(value):
+            cls.block[value] = value
+            return value
+        if _OTHER_BREAKS.search(value):
+            raise _Unsupported
+        text = _pyyaml({"k": value})
+        first, _, rest = text.partition("\n")
+        if not first.startswith("k: "):
+            raise _Unsupported
+        if not rest:
+            if len(value) > _LONGEST_SCALAR:  # PyYAML folds a line past its width
+                raise _Unsupported
+            cls.block[value] = first[3:]
+            return first[3:]
+        header = first[3:]
+        if not header.startswith("|") or "+" in header or not text.endswith("\n"):
+            raise _Unsupported
+        lines = rest[:-1].split("\n")
+        if any(line and not line.startswith("  ") for line in lines):
+            raise _Unsupported
+        cls.literal[value] = [header, *(line[2:] for line in lines)]
+        cls.block[value] = ""
+        return ""
+
+    @classmethod
+    def _key(cls, key: Any) -> str:
+        if type(key) is not str:
+            raise _Unsupported
+        text = cls.block_keys.get(key)
+        if text is None:
+            if _plain(key):
+                cls.block_keys[key] = key
+                return key
+            if len(key) > _LONGEST_SCALAR or _OTHER_BREAKS.search(key):
+                raise _Unsupported
+            written = _pyyaml({key: 0})
+            if written.count("\n") != 1 or written[:2] == "? " or written[-4:] != ": 0\n":
+                raise _Unsupported
+            text = cls.block_keys[key] = written[: -len(": 0\n")]
+        return text
+
+    @classmethod
+    def _flow(cls, value: Any) -> str:
+        kind = type(value)
+        if kind is Flow or kind is dict:
+            items = [f"{cls._flow_key(k)}: {cls._flow(v)}" for k, v in value.items()]
+            return "{" + ", ".join(items) + "}"
+        if kind is list:
+            return "[" + ", ".join(cls._flow(v) for v in value) + "]"
+        if kind is str:
+            text = cls.flow.get(value)
+            if text is None:
+                plain = _plain(value)
+                text = value if plain else cls._in_flow({"k": value}, "{k: ", "}\n")
+                cls.flow[value] = text
+            return text
+        return cls._other(value)
+
+    @classmethod
+    def _flow_key(cls, key: Any) -> str:
+        if type(key) is not str:
+            raise _Unsupported
+        text = cls.flow_keys.get(key)
+        if text is None:
+            text = key if _plain(key) else cls._in_flow({key: 0}, "{", ": 0}\n")
+            cls.flow_keys[key] = text
+        return text
+
+    @staticmethod
+    def _in_flow(data: dict[str, Any], prefix: str, suffix: str) -> str:
+        texts = [s for s in (*data, *data.values()) if type(s) is str]
+        if any(len(s) > _LONGEST_SCALAR or _OTHER_BREAKS.search(s) for s in texts):
+            raise _Unsupported
+        written = _pyyaml(Flow(data))
+        fits = written.startswith(prefix) and written.endswith(suffix)
+        if written.count("\n") != 1 or not fits:
+            raise _Unsupported
+        return written[len(prefix) : -len(suffix)]
+
+    @staticmethod
+    def _other(value: Any) -> str:
+        """int, bool, None and float as SafeRepresenter writes them."""
+        kind = type(value)
+        if kind is int:
+            return str(value)
+        if kind is bool:
+            return "true" if value else "false"
+        if value is None:
+            return "null"
+        if kind is float:
+            if value != value:
+                return ".nan"
+            if value in (float("inf"), float("-inf")):
+                return ".inf" if value > 0 else "-.inf"
+            text = repr(value).lower()
+            if "." not in text and "e" in text:
+                text = text.replace("e", ".0e", 1)
+            return text
+        raise _Unsupported
 
 
 # What may end a line in YAML: a scalar holding one of these is not one line.
