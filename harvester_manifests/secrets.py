@@ -173,9 +173,10 @@ def refuse_leaks(secrets: Mapping[str, str], overlay: Path, text: str, data: Any
     value to its .env variable; messages name the variable and the field, never the value.
     """
     problems: list[Problem] = []
+    strings = list(_strings(data)) if secrets else []
     for value, variable in sorted(secrets.items(), key=lambda item: item[1]):
         message = f"holds the secret value of {variable} from the .env: keep it only in the .env"
-        fields = sorted({field for field, string in _strings(data) if value in string})
+        fields = sorted({field for field, string in strings if value in string})
         problems += [Problem(str(overlay), field, message) for field in fields]
         if not fields and value in text:
             line = text.count("\n", 0, text.index(value)) + 1
