@@ -37,7 +37,7 @@ Files = dict[str, str]  # path relative to the output directory -> content
 # twice from the same objects (its committed overlay and its env-file secrets/ layer). The
 # entries hold the objects, so no id is reused while the memo lives; the caller must not change
 # the objects meanwhile (render.plan makes one per environment, right before both layouts).
-PatchMemo = dict[tuple[int, int], tuple[Any, Any, Any]]
+PatchMemo = dict[tuple[int, int], tuple[Any, Any, Any, str]]
 
 
 @dataclass(frozen=True, order=True)
@@ -132,15 +132,14 @@ def _overlay(
             files[path] = dump(obj)
             resources.append(path)
             continue
-        patch = _remembered_patch(transformed.base[key], obj, memo)
+        patch, text = _remembered_patch(transformed.base[key], obj, memo)
         if patch is None:
             continue
         path = f"patches/{key.file_name}"
+        files[path] = text
         if isinstance(patch, dict):  # strategic merge: the patch names its target
-            files[path] = dump_shared(patch)  # environments often share a patch
             patches.append({"path": path})
         else:
-            files[path] = dump_ops(patch)
             patches.append({"path": path, "target": Flow(_target(key, obj, kind_names))})
     for key, obj in base_by_key.items():
         if key not in env_by_key:
@@ -252,14 +251,21 @@ def object_patch(old: Obj, new: Obj) -> Obj | list[Obj] | None:
     return patch
 
 
-def _remembered_patch(old: Obj, new: Obj, memo: PatchMemo | None) -> Obj | list[Obj] | None:
-    if memo is None:
-        return object_patch(old, new)
+def _remembered_patch(old: Obj, new: Obj, memo: PatchMemo | None) -> tuple[Any, str]:
+    """object_patch(old, new) and its file's text ("" for no patch), once per pair in memo."""
     key = (id(old), id(new))
-    if key not in memo:
-        memo[key] = (old, new, object_patch(old, new))
-    patch: Obj | list[Obj] | None = memo[key][2]
-    return patch
+    if memo is not None and key in memo:
+        return memo[key][2], memo[key][3]
+    patch = object_patch(old, new)
+    if patch is None:
+        text = ""
+    elif isinstance(patch, dict):
+        text = dump_shared(patch)  # environments often share a strategic merge
+    else:
+        text = dump_ops(patch)
+    if memo is not None:
+        memo[key] = (old, new, patch, text)  # old and new held: their ids stay theirs
+    return patch, text
 
 
 def _lines(document: Any) -> int:
