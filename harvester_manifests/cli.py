@@ -9,6 +9,7 @@ renderer (Grafana's SDK, every component), nor `render` for the validator.
 
 from __future__ import annotations
 
+import gc
 import sys
 import unicodedata
 from pathlib import Path
@@ -71,6 +72,20 @@ def _fail_tool(exc: ToolError) -> NoReturn:
 @click.version_option(__version__, prog_name="harvester-gen")
 def main() -> None:
     """Render the Signal Harvester deployment as Kustomize: a base plus one overlay per env."""
+    _tune_gc()
+
+
+# A render allocates many small dicts and lists that hold no cycles. With the default gen0
+# threshold (700) the collector runs every few hundred of them and walks what the imports left
+# (modules, pydantic's schemas) on each full pass: 12% of a 300-environment render's CPU time.
+# The imports' objects are frozen out of its way and it runs less often; the process is ours, so
+# this is set here and never by the library.
+GC_GEN0_THRESHOLD = 5000
+
+
+def _tune_gc() -> None:
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @main.command()
