@@ -13,17 +13,18 @@ from tests.test_errors import harvester_gen, snapshot
 # Runs the real CLI, but the 20th file write announces itself and hangs, so the parent can
 # kill the process with SIGKILL in the middle of writing the new tree.
 KILLABLE = """
-import pathlib, sys, time
-original = pathlib.Path.write_text
+import sys, time
+from harvester_manifests import render
+original = render._write
 count = 0
-def write_text(self, *args, **kwargs):
+def write(*args, **kwargs):
     global count
     count += 1
     if count == 20:
         print("midway", flush=True)
         time.sleep(60)
-    return original(self, *args, **kwargs)
-pathlib.Path.write_text = write_text
+    return original(*args, **kwargs)
+render._write = write
 from harvester_manifests.cli import main
 sys.exit(main())
 """
