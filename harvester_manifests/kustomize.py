@@ -14,8 +14,7 @@ The invariant the tests hold us to:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harvester_manifests.components.common import Obj
 from harvester_manifests.patches import (
@@ -40,9 +39,9 @@ Files = dict[str, str]  # path relative to the output directory -> content
 PatchMemo = dict[tuple[int, int], tuple[Any, Any, Any, str]]
 
 
-@dataclass(frozen=True, order=True)
-class Key:
-    """Identity of an object within one render (every object shares the namespace)."""
+class Key(NamedTuple):
+    """Identity of an object within one render (every object shares the namespace). A tuple:
+    hashed and compared in C, as each environment's overlay looks up every object by it."""
 
     group: str
     kind: str
