@@ -125,6 +125,29 @@ _REMEMBERED_STRINGS = 100_000
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 
 
+def _written(
+    text: Any, table: dict[str, str], probe: Callable[[str], Any], prefix: str, suffix: str
+) -> str:
+    """How PyYAML writes the string `text` where probe(text) puts it, between prefix and
+    suffix of the probe's one-line dump; remembered in table."""
+    if type(text) is not str:
+        raise _Unsupported
+    written = table.get(text)
+    if written is None:
+        if _plain(text):
+            written = text
+        else:
+            if len(text) > _LONGEST_SCALAR or _OTHER_BREAKS.search(text):
+                raise _Unsupported
+            dumped = _pyyaml(probe(text))
+            fits = dumped.startswith(prefix) and dumped.endswith(suffix)
+            if dumped.count("\n") != 1 or dumped.startswith("? ") or not fits:
+                raise _Unsupported  # a complex key, or folded
+            written = dumped[len(prefix) : -len(suffix)]
+        table[text] = written
+    return written
+
+
 class _Writer:
     """PyYAML's block style, written directly: dicts, lists, Flow, str, int, float, bool, None.
 
@@ -241,20 +264,7 @@ class _Writer:
 
     @classmethod
     def _key(cls, key: Any) -> str:
-        if type(key) is not str:
-            raise _Unsupported
-        text = cls.block_keys.get(key)
-        if text is None:
-            if _plain(key):
-                cls.block_keys[key] = key
-                return key
-            if len(key) > _LONGEST_SCALAR or _OTHER_BREAKS.search(key):
-                raise _Unsupported
-            written = _pyyaml({key: 0})
-            if written.count("\n") != 1 or written[:2] == "? " or written[-4:] != ": 0\n":
-                raise _Unsupported
-            text = cls.block_keys[key] = written[: -len(": 0\n")]
-        return text
+        return _written(key, cls.block_keys, lambda k: {k: 0}, "", ": 0\n")
 
     @classmethod
     def _flow(cls, value: Any) -> str:
@@ -265,34 +275,12 @@ class _Writer:
         if kind is list:
             return "[" + ", ".join(cls._flow(v) for v in value) + "]"
         if kind is str:
-            text = cls.flow.get(value)
-            if text is None:
-                plain = _plain(value)
-                text = value if plain else cls._in_flow({"k": value}, "{k: ", "}\n")
-                cls.flow[value] = text
-            return text
+            return _written(value, cls.flow, lambda v: Flow({"k": v}), "{k: ", "}\n")
         return cls._other(value)
 
     @classmethod
     def _flow_key(cls, key: Any) -> str:
-        if type(key) is not str:
-            raise _Unsupported
-        text = cls.flow_keys.get(key)
-        if text is None:
-            text = key if _plain(key) else cls._in_flow({key: 0}, "{", ": 0}\n")
-            cls.flow_keys[key] = text
-        return text
-
-    @staticmethod
-    def _in_flow(data: dict[str, Any], prefix: str, suffix: str) -> str:
-        texts = [s for s in (*data, *data.values()) if type(s) is str]
-        if any(len(s) > _LONGEST_SCALAR or _OTHER_BREAKS.search(s) for s in texts):
-            raise _Unsupported
-        written = _pyyaml(Flow(data))
-        fits = written.startswith(prefix) and written.endswith(suffix)
-        if written.count("\n") != 1 or not fits:
-            raise _Unsupported
-        return written[len(prefix) : -len(suffix)]
+        return _written(key, cls.flow_keys, lambda k: Flow({k: 0}), "{", ": 0}\n")
 
     @staticmethod
     def _other(value: Any) -> str:
