@@ -93,16 +93,26 @@ if hasattr(yaml, "CSafeLoader"):
 # The plain subset of YAML: block maps and lists, plain ASCII scalars, comments. No quotes, flow
 # collections, anchors, aliases, tags, block scalars, tabs or directives: there libyaml and
 # PyYAML's own parser agree, and nothing nests without indenting (libyaml stops at 1000).
-_PLAIN_SUBSET = re.compile(r"[A-Za-z0-9 \n_.:/#,=+()-]*")
+# A comment (a `#` that starts a line or follows a space) may hold any printable ASCII: with no
+# quote before it on its line, nothing can make it part of a scalar.
+_PLAIN_SUBSET = re.compile(r"[A-Za-z0-9 _.:/#,=+()-]*")
+_COMMENT = re.compile(r"(?:(?<= )|^)#[\x20-\x7e]*\Z")
 _SLOW = object()
 _FAST_DEPTH = 32
+
+
+def _plain_line(line: str) -> bool:
+    if _PLAIN_SUBSET.fullmatch(line):
+        return True
+    comment = _COMMENT.search(line)
+    return comment is not None and _PLAIN_SUBSET.fullmatch(line, 0, comment.start()) is not None
 
 
 def _parsed_fast(text: str) -> Any:
     """The overlay parsed by libyaml when it is in the plain subset, parses, and nests at most
     _FAST_DEPTH deep; else _SLOW, and _UniqueKeyLoader parses it (and says what is wrong, as
     it always has). Parsing an overlay in pure Python cost more than validating it."""
-    if _FastLoader is None or not _PLAIN_SUBSET.fullmatch(text):
+    if _FastLoader is None or not all(map(_plain_line, text.split("\n"))):
         return _SLOW
     try:
         data = yaml.load(text, Loader=_FastLoader)
