@@ -21,26 +21,36 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harvester_manifests.checks import broken_references
-from harvester_manifests.config.envfile import read_env_file
-from harvester_manifests.config.loader import environments
-from harvester_manifests.config.loader import load_config as _load_config
-from harvester_manifests.config.models import Config
-from harvester_manifests.errors import InputError, Problem, RenderError
-from harvester_manifests.external_secrets import external_secrets
-from harvester_manifests.kustomize import (
-    Files,
-    layout_base,
-    layout_env_file_secrets,
-    layout_overlay,
-)
-from harvester_manifests.render import GITIGNORE, write_atomically
-from harvester_manifests.secrets import SecretValues, collect, secret_specs
-from harvester_manifests.stack import SECRETS_CHECKSUM, build_stack, render_environment
-from harvester_manifests.syncwaves import with_sync_waves
+if TYPE_CHECKING:
+    from harvester_manifests.config.models import Config
+    from harvester_manifests.errors import InputError, Problem, RenderError
+    from harvester_manifests.kustomize import Files
+    from harvester_manifests.secrets import SecretValues
+
+# The exported classes, imported when first used: `import harvester_manifests` (and so
+# `harvester-gen --help`) does not build the configuration's models or load the renderer.
+_LAZY = {
+    "Config": "harvester_manifests.config.models",
+    "Files": "harvester_manifests.kustomize",
+    "InputError": "harvester_manifests.errors",
+    "Problem": "harvester_manifests.errors",
+    "RenderError": "harvester_manifests.errors",
+    "SecretValues": "harvester_manifests.secrets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Config",
@@ -63,12 +73,21 @@ __all__ = [
 Obj = dict[str, Any]  # one Kubernetes object, as `kubectl get -o json` would give it
 
 
+def environments(config_dir: Path) -> list[str]:
+    """Every environment that has a file in the config directory, sorted."""
+    from harvester_manifests.config.loader import environments as _environments
+
+    return _environments(config_dir)
+
+
 def load_config(config_dir: Path, env: str) -> Config:
     """The validated configuration of one environment: `<config_dir>/<env>.yaml` merged key by
     key over the defaults (the deployment guide's production values).
 
     Raises InputError naming the file and every field that is wrong.
     """
+    from harvester_manifests.config.loader import load_config as _load_config
+
     return _load_config(config_dir, env)
 
 
@@ -79,6 +98,9 @@ def load_secrets(cfg: Config, env_file: Path) -> SecretValues | None:
     through here: they are sealed by `harvester-gen render`, or fetched in the cluster).
     Raises InputError naming every missing key.
     """
+    from harvester_manifests.config.envfile import read_env_file
+    from harvester_manifests.secrets import collect
+
     if cfg.secrets.mode != "env-file":
         return None
     return collect(cfg, read_env_file(env_file), str(env_file))
@@ -95,6 +117,12 @@ def render_objects(
     sealed-secrets runs kubeseal: use `harvester-gen render` for it. The result is yours to
     change.
     """
+    from harvester_manifests.checks import broken_references
+    from harvester_manifests.errors import InputError, Problem, RenderError
+    from harvester_manifests.external_secrets import external_secrets
+    from harvester_manifests.stack import build_stack, render_environment
+    from harvester_manifests.syncwaves import with_sync_waves
+
     if cfg.secrets.mode == "sealed-secrets":
         raise InputError(
             [
@@ -116,6 +144,9 @@ def render_objects(
 
 def base_objects() -> list[Obj]:
     """The objects of `build/base/`: the default configuration, without Secrets."""
+    from harvester_manifests.config.models import Config
+    from harvester_manifests.stack import build_stack
+
     return build_stack(Config())
 
 
@@ -135,6 +166,10 @@ def lay_out(
     from `secrets`; the committed `<env>/` holds neither, so a change you make to a Secret object
     is not kept.
     """
+    from harvester_manifests.kustomize import layout_base, layout_env_file_secrets, layout_overlay
+    from harvester_manifests.render import GITIGNORE
+    from harvester_manifests.secrets import secret_specs
+
     base = base_objects() if base is None else base
     specs = secret_specs(cfg)
     files: Files = {f"base/{path}": content for path, content in layout_base(base).items()}
@@ -153,12 +188,16 @@ def write(out: Path, files: Files) -> None:
     old versions; other environments already in `out` are kept. Refuses (InputError) an
     `out` that is not empty and not a previous render.
     """
+    from harvester_manifests.render import write_atomically
+
     write_atomically(out, files)
 
 
 def _committed(objects: list[Obj]) -> list[Obj]:
     """`objects` without what only the local secrets/ layer holds: the Secrets, and the pod
     templates' checksum annotations."""
+    from harvester_manifests.stack import SECRETS_CHECKSUM
+
     result = []
     for obj in objects:
         if obj["kind"] == "Secret":
