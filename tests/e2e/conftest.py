@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import shutil
 import subprocess
@@ -186,10 +185,7 @@ def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
     established (served); return their names. Server-side, as Argo CD's own install
     does: the largest CRDs exceed the 256 KiB annotation that client-side apply writes."""
     used = {(str(obj["apiVersion"]).rpartition("/")[0], str(obj["kind"])) for obj in objects}
-    result = cluster.kubectl("get", "--raw", "/apis")
-    if result.returncode != 0:
-        raise HarnessError(f"listing the served API groups failed:\n{result.stderr}")
-    served = {str(group["name"]) for group in json.loads(result.stdout)["groups"]}
+    served = {str(group["name"]) for group in cluster.get_json("/apis")["groups"]}
     needed = {(group, kind) for group, kind in used if group and group not in served}
     if not needed:
         return []  # built-in kinds only: the CRD cache is not even read

@@ -29,7 +29,6 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -189,13 +188,7 @@ def read(cluster: Cluster, path: str) -> Obj | None:
 
     For what the harness polls (the Applications, every half second): one HTTPS request
     from this process, where a kubectl run costs a Go process's start each time."""
-    context = ssl.create_default_context(cafile=str(cluster.kubeconfig.parent / "pki" / "ca.crt"))
-    try:
-        found: Obj = json.loads(http_get(cluster.server + path, context, cluster.token))
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return None
-        raise HarnessError(f"GET {path}: {err.code} {err.read().decode(errors='replace')}") from err
+    found: Obj | None = cluster.get_json(path)
     return found
 
 
@@ -380,22 +373,24 @@ def summary(app: Obj) -> str:
 
 
 def wait_established(cluster: Cluster, crds: list[str], timeout: float = 60) -> None:
-    """Every CRD named is served (`kubectl wait` errs on a CRD with no status yet)."""
+    """Every CRD named is served (`kubectl wait` errs on a CRD with no status yet).
+
+    Each pending CRD read with one HTTPS GET, not a kubectl run listing every CRD:
+    Argo CD's and ESO's are megabytes, which a kubectl process decodes each time."""
     deadline = time.monotonic() + timeout
     pending = list(crds)
     while pending:
-        listed = json.loads(kubectl_ok(cluster, "get", "crd", "-o", "json"))["items"]
-        established = {
-            crd["metadata"]["name"]
-            for crd in listed
-            for c in (crd.get("status") or {}).get("conditions") or []
-            if c["type"] == "Established" and c["status"] == "True"
-        }
-        pending = [name for name in pending if name not in established]
+        pending = [name for name in pending if not established(cluster, name)]
         if pending and time.monotonic() > deadline:
             raise HarnessError(f"CRDs not established after {timeout:.0f} s: {pending}")
         if pending:
             time.sleep(0.2)
+
+
+def established(cluster: Cluster, crd: str) -> bool:
+    found = read(cluster, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+    conditions = ((found or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def install_argocd(

@@ -63,10 +63,10 @@ def served_kinds(deployed: Deployed) -> dict[tuple[str, str], bool]:
     served: dict[tuple[str, str], bool] = {}
     for api_version in sorted({obj["apiVersion"] for obj in deployed.objects}):
         path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        code, out, _ = deployed.kubectl("get", "--raw", path)
-        if code != 0:
+        found = deployed.cluster.get_json(path)  # discovery, as `kubectl get --raw` reads it
+        if found is None:
             continue  # the group-version is not served at all
-        for resource in json.loads(out)["resources"]:
+        for resource in found["resources"]:
             if "/" not in resource["name"]:  # not a subresource
                 served[(api_version, resource["kind"])] = bool(resource["namespaced"])
     return served
