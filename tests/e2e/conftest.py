@@ -34,7 +34,7 @@ import yaml
 
 from harvester_manifests.validate import crd_schemas_dir
 from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
-from tests.e2e.gitops import GitOpsBinaries, wait_established
+from tests.e2e.gitops import GitOpsBinaries, documents, wait_established
 
 BUILD = ROOT / "build"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -322,7 +322,7 @@ def deploy(
             rendered = cluster.kubectl("kustomize", str(directory))
             if rendered.returncode != 0:
                 pytest.fail(f"kubectl kustomize {target.id} failed:\n{rendered.stderr}")
-            objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+            objects = documents(rendered.stdout)  # libyaml: the dashboards are large
             install_crds(cluster, objects)
             yield Deployed(target, directory, cluster, objects)
     except HarnessError as err:
