@@ -56,6 +56,20 @@ PR_SET_PDEATHSIG = 1
 GOGC = os.environ.get("HARVESTER_E2E_GOGC", "400")
 
 
+class Priority:
+    """The nice(2) increment of every process this test process starts from now on.
+
+    conftest's `scheduling_priority` sets it per test module: the GitOps file is the
+    longest chain of a parallel run, so what it starts keeps the normal priority and
+    the other files' servers and kubectl runs (at +BACKGROUND) use the CPU it leaves
+    idle while it waits on Argo CD. Only the order in which runnable processes get a
+    core changes; a process never waits on a lower-priority one for longer than the
+    scheduler's time slice. HARVESTER_E2E_NICE=0 turns it off."""
+
+    BACKGROUND = int(os.environ.get("HARVESTER_E2E_NICE", "10"))
+    increment = 0
+
+
 class HarnessError(RuntimeError):
     """The harness could not start, reach or stop a server."""
 
@@ -101,6 +115,13 @@ def _die_with_parent() -> None:
     The "parent" is the thread that started the child (prctl(2)): a thread that starts
     servers must outlive them (see gitops.start_concurrently)."""
     _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _lower_priority()
+
+
+def _lower_priority() -> None:
+    """In the child, before exec: the current Priority.increment."""
+    if Priority.increment > 0:
+        os.nice(Priority.increment)
 
 
 def go_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -323,7 +344,7 @@ class Cluster:
         ]
         return subprocess.run(
             command, input=stdin, capture_output=True, text=True, timeout=timeout, env=env,
-            check=False,
+            check=False, preexec_fn=_lower_priority,
         )  # fmt: skip
 
     @functools.cached_property

@@ -33,7 +33,16 @@ import pytest
 import yaml
 
 from harvester_manifests.validate import crd_schemas_dir
-from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
+from tests.e2e.apiserver import (
+    ROOT,
+    Binaries,
+    Cluster,
+    Etcd,
+    HarnessError,
+    Priority,
+    etcd,
+    kube_apiserver,
+)
 from tests.e2e.gitops import GitOpsBinaries, documents, wait_established
 
 BUILD = ROOT / "build"
@@ -227,6 +236,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: applies rendered manifests to a real kube-apiserver + etcd on loopback"
     )
+    config.addinivalue_line(
+        "markers",
+        "e2e_critical_path: the longest e2e file; what it starts keeps the normal CPU priority",
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scheduling_priority(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Processes the module starts run at Priority.BACKGROUND unless it is the critical path.
+
+    make e2e is CPU-bound on 2 cores and its wall time is that of test_gitops.py's
+    chain (Argo CD's syncs, one after the other); the other files fit in the CPU that
+    chain leaves idle. The session's etcd, started before any module, keeps the normal
+    priority."""
+    critical = request.node.get_closest_marker("e2e_critical_path") is not None
+    Priority.increment = 0 if critical else Priority.BACKGROUND
+    yield
+    Priority.increment = 0
 
 
 @pytest.fixture(scope="session")

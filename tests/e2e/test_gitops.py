@@ -85,7 +85,9 @@ from tests.e2e.gitops_tree import (
     write_gitops_file,
 )
 
-pytestmark = pytest.mark.e2e
+# The longest file of `make e2e`: what it starts runs at the normal CPU priority
+# (conftest.scheduling_priority).
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_critical_path]
 
 SERVER_SIDE = ("argocd.argoproj.io/sync-options", "ServerSideApply=true")
 NEW_TAG = "v2.0.1-e2e"
