@@ -169,14 +169,26 @@ class Process:
         return f"{self.name} {what} ({state}); last lines of {self.log}:\n{self.tail()}"
 
     def stop(self) -> None:
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log_file.close()
+        stop_all([self])
+
+
+def stop_all(processes: Sequence[Process]) -> None:
+    """SIGTERM to every one at once, then wait for each (SIGKILL after its stop_timeout).
+
+    Concurrently, not one after the other: a kube-apiserver's graceful shutdown takes
+    about a second, and the GitOps fleet stops five of them."""
+    running = [p for p in processes if p.alive()]
+    for process in running:
+        process.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic()
+    for process in running:
+        try:
+            process.popen.wait(max(0.0, deadline + process.stop_timeout - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+    for process in processes:
+        process._log_file.close()
 
 
 def wait_until(process: Process, probe: Callable[[], bool], what: str) -> None:

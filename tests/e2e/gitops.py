@@ -48,6 +48,7 @@ from tests.e2e.apiserver import (
     free_port,
     http_get,
     start_server,
+    stop_all,
 )
 
 Obj = dict[str, Any]
@@ -249,9 +250,8 @@ class ArgoCD:
         return "\n".join(f"--- {p.log} ---\n{p.tail(lines)}" for p in self.processes)
 
     def stop(self) -> None:
-        """Stop its components now, the controller first (a later stop is a no-op)."""
-        for process in reversed(self.processes):
-            process.stop()
+        """Stop its components now, all at once (a later stop is a no-op)."""
+        stop_all(self.processes)
 
     def check_alive(self) -> None:
         for process in self.processes:
@@ -557,7 +557,9 @@ def external_secrets_operator(
 
 
 @contextmanager
-def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[None]:
+def garbage_collector(
+    cluster: Cluster, workdir: Path, binaries: GitOpsBinaries
+) -> Iterator[Process]:
     """kube-controller-manager running only its garbage collector and disruption controller.
 
     Argo CD prunes with foreground propagation and waits until the object is gone: the
@@ -594,7 +596,7 @@ def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries)
         "kube-controller-manager", log, attempt, "healthy", stop_timeout=STOP_GRACE
     )
     try:
-        yield
+        yield process
     finally:
         process.stop()
 

@@ -42,7 +42,15 @@ import pytest
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.secrets import secret_specs
-from tests.e2e.apiserver import Binaries, Cluster, Etcd, HarnessError, kube_apiserver
+from tests.e2e.apiserver import (
+    Binaries,
+    Cluster,
+    Etcd,
+    HarnessError,
+    Process,
+    kube_apiserver,
+    stop_all,
+)
 from tests.e2e.conftest import BUILD, ENV_EXAMPLE, install_crds
 from tests.e2e.gitops import (
     ArgoCD,
@@ -231,22 +239,29 @@ def fleet(
             for env in others:
                 register_cluster(argo, destination_key(env), clusters[env])
 
-            def destination(env: str) -> Callable[[ExitStack], None]:
-                def start(own: ExitStack) -> None:
+            def destination(env: str) -> Callable[[ExitStack], list[Process]]:
+                def start(own: ExitStack) -> list[Process]:
                     cluster = clusters[env]
                     eso = workdir / f"eso-{env}"
-                    own.enter_context(external_secrets_operator(cluster, eso, gitops_binaries))
+                    eso_process = own.enter_context(
+                        external_secrets_operator(cluster, eso, gitops_binaries)
+                    )
                     gc = workdir / f"gc-{env}"
-                    own.enter_context(garbage_collector(cluster, gc, gitops_binaries))
+                    gc_process = own.enter_context(garbage_collector(cluster, gc, gitops_binaries))
                     provide_platform(env, cluster, built[env], values)
+                    return [eso_process, gc_process]
 
                 return start
 
-            collect(stack, [start_concurrently(pool, destination(env)) for env in ENVS])
-            # Unwound first: Argo CD's controller watches every destination, and an API
-            # server stopped while a client still watches it waits out its graceful
-            # shutdown (STOP_TIMEOUT) before it is killed.
-            stack.callback(argo.stop)
+            started = [start_concurrently(pool, destination(env)) for env in ENVS]
+            clients = [p for pair in collect(stack, started) for p in pair]
+            # Unwound first, each group stopped at once (a kube-apiserver's graceful
+            # shutdown takes about a second): the clients of the API servers, Argo CD's
+            # controller (which watches every destination), ESO and the garbage
+            # collectors, then the API servers; an API server stopped while a client
+            # still watches it waits out its graceful shutdown (STOP_TIMEOUT).
+            stack.callback(stop_all, [c.apiserver for c in clusters.values()])
+            stack.callback(stop_all, [*argo.processes, *clients])
             state = Fleet(argo, clusters, repo, config_dir, gitops_file)
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.
