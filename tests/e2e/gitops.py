@@ -22,6 +22,7 @@ that dies or is not ready in time raises HarnessError with the tail of its log, 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -528,13 +529,19 @@ def argocd(
         yield running
 
 
+@functools.cache
+def eso_crds(bundle: Path) -> list[Obj]:
+    """ESO's CRDs, parsed once per test process (1.4 MB; the fleet installs them five times)."""
+    return documents(bundle.read_text())
+
+
 @contextmanager
 def external_secrets_operator(
     cluster: Cluster, workdir: Path, binaries: GitOpsBinaries
 ) -> Iterator[Process]:
     """ESO's CRDs in `cluster` and its controller running against it, out of cluster."""
     workdir.mkdir(parents=True, exist_ok=True)
-    crds = documents(binaries.eso_crds.read_text())
+    crds = eso_crds(binaries.eso_crds)
     apply(cluster, crds)
     wait_established(cluster, [o["metadata"]["name"] for o in crds])
     env = component_env(cluster, workdir)
