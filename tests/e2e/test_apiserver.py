@@ -17,7 +17,9 @@ import yaml
 
 from tests.e2e.conftest import Deployed, Obj
 
-pytestmark = pytest.mark.e2e
+# One of the two longest files of `make e2e` (a fresh API server per target, one after
+# the other): what it starts runs at the normal CPU priority (conftest.scheduling_priority).
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_critical_path]
 
 FIELD_MANAGER = "harvester-gen"
 # The negative tests apply as another manager, so that their partial objects never
