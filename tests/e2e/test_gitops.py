@@ -62,6 +62,7 @@ from tests.e2e.gitops import (
     argocd,
     collect,
     documents,
+    eso_crds,
     external_secrets_operator,
     garbage_collector,
     get,
@@ -93,7 +94,7 @@ from tests.e2e.gitops_tree import (
     write_gitops_file,
 )
 
-# The longest file of `make e2e`: what it starts runs at the normal CPU priority
+# One of the two longest files of `make e2e`: what it starts runs at the normal CPU priority
 # (conftest.scheduling_priority).
 pytestmark = [pytest.mark.e2e, pytest.mark.e2e_critical_path]
 
@@ -178,37 +179,66 @@ def fleet(
     workdir = e2e_workdir / "gitops"
     try:
         with ExitStack() as stack:
-            # The servers start concurrently (their start-ups are mostly waiting); the
-            # threads that start them live until the end (see start_concurrently).
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=len(ENVS) + 1))
+            # The servers start concurrently (their start-ups are mostly waiting), each
+            # destination's ESO and garbage collector as soon as its API server is ready,
+            # while Argo CD starts; the threads that start them live until the end (see
+            # start_concurrently), one per job, since jobs wait on each other's results.
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=3 * len(ENVS) + 2))
             # Argo CD's own API server is the in-cluster destination, when one uses it.
             home_env = next((e for e in ENVS if destination_key(e) == IN_CLUSTER), None)
             others = [env for env in ENVS if env != home_env]
             # What Argo CD watches: the kinds of the rendered tree (resource.inclusions),
-            # known once the tree is rendered, below, while the API servers start.
+            # and what each destination's platform provides: known once the tree is
+            # rendered, below, while the API servers start.
             kinds: Future[frozenset[GroupKind]] = Future()
+            rendered: Future[dict[str, dict[Key, Obj]]] = Future()
+            values = read_env_file(ENV_EXAMPLE)
 
-            def argo_home(own: ExitStack) -> tuple[Cluster, ArgoCD]:
-                home = own.enter_context(
-                    kube_apiserver(
-                        workdir / "argocd-home", etcd_server, binaries, "/registry-argocd"
-                    )
-                )
-                included = kinds.result()
-                return home, own.enter_context(
-                    argocd(home, workdir / "argocd", gitops_binaries, included)
-                )
-
-            def api_server(env: str) -> Callable[[ExitStack], Cluster]:
-                prefix = f"/registry-gitops-{env}"
+            def api_server(name: str, prefix: str) -> Callable[[ExitStack], Cluster]:
                 return lambda own: own.enter_context(
-                    kube_apiserver(workdir / env, etcd_server, binaries, prefix)
+                    kube_apiserver(workdir / name, etcd_server, binaries, prefix)
                 )
 
-            starting_home = start_concurrently(pool, argo_home)
-            starting = [start_concurrently(pool, api_server(env)) for env in others]
+            starting_home = start_concurrently(pool, api_server("argocd-home", "/registry-argocd"))
+            starting = {
+                env: start_concurrently(pool, api_server(env, f"/registry-gitops-{env}"))
+                for env in others
+            }
+
+            def cluster_of(env: str) -> Cluster:
+                return (starting_home if env == home_env else starting[env]).result()[0]
+
+            def argo_cd(own: ExitStack) -> ArgoCD:
+                home = starting_home.result()[0]
+                return own.enter_context(
+                    argocd(home, workdir / "argocd", gitops_binaries, kinds.result())
+                )
+
+            def eso(env: str) -> Callable[[ExitStack], Process]:
+                def start(own: ExitStack) -> Process:
+                    cluster = cluster_of(env)
+                    process = own.enter_context(
+                        external_secrets_operator(cluster, workdir / f"eso-{env}", gitops_binaries)
+                    )
+                    provide_platform(env, cluster, rendered.result()[env], values)
+                    return process
+
+                return start
+
+            def gc(env: str) -> Callable[[ExitStack], Process]:
+                def start(own: ExitStack) -> Process:
+                    cluster = cluster_of(env)
+                    return own.enter_context(
+                        garbage_collector(cluster, workdir / f"gc-{env}", gitops_binaries)
+                    )
+
+                return start
+
+            starting_argo = start_concurrently(pool, argo_cd)
+            eso_crds(gitops_binaries.eso_crds)  # parsed once, here, not by each job at once
+            starting_esos = [start_concurrently(pool, eso(env)) for env in ENVS]
+            starting_gcs = [start_concurrently(pool, gc(env)) for env in ENVS]
             try:  # meanwhile: the tree to commit, which must be build/ as committed
-                values = read_env_file(ENV_EXAMPLE)
                 repo = GitRepo(workdir / "repo", gitops_binaries.git)
                 config_dir = workdir / "overlays"
                 shutil.copytree(OVERLAYS, config_dir)
@@ -223,38 +253,28 @@ def fleet(
                 kinds.set_result(
                     frozenset(group_kind(o) for objects in built.values() for o in objects.values())
                 )
+                rendered.set_result(built)
             except BaseException as err:
-                if not kinds.done():  # Argo CD's start waits for it
-                    kinds.set_exception(err)
+                for future in (kinds, rendered):
+                    if not future.done():  # Argo CD's and ESO's starts wait for them
+                        future.set_exception(err)
                 # What the threads started is stopped with the stack; the error is this one.
                 with suppress(BaseException):
-                    collect(stack, [starting_home])
+                    collect(stack, [starting_home, *starting.values()])
                 with suppress(BaseException):
-                    collect(stack, starting)
+                    collect(stack, [starting_argo])
+                with suppress(BaseException):
+                    collect(stack, [*starting_esos, *starting_gcs])
                 raise
-            ((home, argo),) = collect(stack, [starting_home])
-            clusters = dict(zip(others, collect(stack, starting), strict=True))
+            servers = collect(stack, [starting[env] for env in others])
+            clusters = dict(zip(others, servers, strict=True))
+            (home,) = collect(stack, [starting_home])
             if home_env is not None:
                 clusters[home_env] = home
+            (argo,) = collect(stack, [starting_argo])
+            clients = [*collect(stack, starting_esos), *collect(stack, starting_gcs)]
             for env in others:
                 register_cluster(argo, destination_key(env), clusters[env])
-
-            def destination(env: str) -> Callable[[ExitStack], list[Process]]:
-                def start(own: ExitStack) -> list[Process]:
-                    cluster = clusters[env]
-                    eso = workdir / f"eso-{env}"
-                    eso_process = own.enter_context(
-                        external_secrets_operator(cluster, eso, gitops_binaries)
-                    )
-                    gc = workdir / f"gc-{env}"
-                    gc_process = own.enter_context(garbage_collector(cluster, gc, gitops_binaries))
-                    provide_platform(env, cluster, built[env], values)
-                    return [eso_process, gc_process]
-
-                return start
-
-            started = [start_concurrently(pool, destination(env)) for env in ENVS]
-            clients = [p for pair in collect(stack, started) for p in pair]
             # Unwound first, each group stopped at once (a kube-apiserver's graceful
             # shutdown takes about a second): the clients of the API servers, Argo CD's
             # controller (which watches every destination), ESO and the garbage
