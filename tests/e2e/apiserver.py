@@ -59,12 +59,13 @@ GOGC = os.environ.get("HARVESTER_E2E_GOGC", "400")
 class Priority:
     """The nice(2) increment of every process this test process starts from now on.
 
-    conftest's `scheduling_priority` sets it per test module: the GitOps file is the
-    longest chain of a parallel run, so what it starts keeps the normal priority and
-    the other files' servers and kubectl runs (at +BACKGROUND) use the CPU it leaves
-    idle while it waits on Argo CD. Only the order in which runnable processes get a
-    core changes; a process never waits on a lower-priority one for longer than the
-    scheduler's time slice. HARVESTER_E2E_NICE=0 turns it off."""
+    conftest's `scheduling_priority` sets it per test module: the GitOps file and
+    test_apiserver.py are the longest chains of a parallel run, so what they start
+    keeps the normal priority and the other files' servers and kubectl runs (at
+    +BACKGROUND) use the CPU the chains leave idle while they wait. Only the order in
+    which runnable processes get a core changes; a process never waits on a
+    lower-priority one for longer than the scheduler's time slice.
+    HARVESTER_E2E_NICE=0 turns it off."""
 
     BACKGROUND = int(os.environ.get("HARVESTER_E2E_NICE", "10"))
     increment = 0
@@ -233,10 +234,24 @@ def start_server(
 
 
 def http_get(url: str, context: ssl.SSLContext | None = None, token: str = "") -> str:
-    request = urllib.request.Request(url)
+    return http_request(url, context, token)
+
+
+def http_request(
+    url: str,
+    context: ssl.SSLContext | None = None,
+    token: str = "",
+    method: str = "GET",
+    data: bytes | None = None,
+    content_type: str = "",
+    timeout: float = 5,
+) -> str:
+    request = urllib.request.Request(url, data=data, method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=5, context=context) as response:
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
         body: bytes = response.read()
         return body.decode()
 
@@ -375,6 +390,24 @@ class Cluster:
                 return None
             body = err.read().decode(errors="replace")
             raise HarnessError(f"GET {path}: {err.code} {body}") from err
+
+    def apply_crds(self, crds: Sequence[Any], manager: str, force: bool = False) -> None:
+        """Server-side apply of CustomResourceDefinitions, as `kubectl apply --server-side
+        [--force-conflicts]` sends it (a PATCH of type apply-patch per object), from the
+        test process: a kubectl run decoding megabytes of CRDs costs 0.3-0.5 CPU-s."""
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            query = f"fieldManager={manager}" + ("&force=true" if force else "")
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}?{query}"
+            try:
+                http_request(
+                    self.server + path, self.ssl_context, self.token, method="PATCH",
+                    data=json.dumps(crd).encode(), content_type="application/apply-patch+yaml",
+                    timeout=60,
+                )  # fmt: skip
+            except urllib.error.HTTPError as err:
+                body = err.read().decode(errors="replace")
+                raise HarnessError(f"applying the CRD {name}: {err.code} {body}") from err
 
     def logs(self, lines: int = 40) -> str:
         return (

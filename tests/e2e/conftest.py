@@ -173,6 +173,12 @@ def _plain_string(loader: _CrdLoader, node: yaml.Node) -> str:
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 
+def load_crd(path: Path) -> Obj:
+    """A pinned CRD file's object (prometheus-operator's have `- =` in enums)."""
+    crd: Obj = yaml.load(path.read_text(encoding="utf-8"), _CrdLoader)
+    return crd
+
+
 @functools.cache
 def crd_files() -> dict[tuple[str, str], Path]:
     """(group, kind) -> its CRD, byte for byte as the pinned module ships it (mk/crds.mk).
@@ -215,15 +221,9 @@ def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
     unknown = sorted(f"{kind}.{group}" for group, kind in needed - available.keys())
     if unknown:
         raise HarnessError(f"no pinned CRD (mk/crds.mk) for {', '.join(unknown)}")
-    names = []
-    for group_kind in sorted(needed):
-        path = available[group_kind]
-        result = cluster.kubectl(
-            "apply", "--server-side", "--field-manager=harvester-e2e", "-f", str(path)
-        )
-        if result.returncode != 0:
-            raise HarnessError(f"installing the CRD {path.name} failed:\n{result.stderr}")
-        names.append(path.stem)
+    paths = [available[group_kind] for group_kind in sorted(needed)]
+    cluster.apply_crds([load_crd(path) for path in paths], "harvester-e2e")
+    names = [path.stem for path in paths]
     # Polled, not `kubectl wait`: that errs on a CRD whose status is not written yet,
     # which a busy API server shows for a moment.
     wait_established(cluster, names)
@@ -251,18 +251,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "e2e_critical_path: the longest e2e file; what it starts keeps the normal CPU priority",
+        "e2e_critical_path: one of the two longest e2e files; what it starts keeps the "
+        "normal CPU priority",
     )
 
 
 @pytest.fixture(scope="module", autouse=True)
 def scheduling_priority(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Processes the module starts run at Priority.BACKGROUND unless it is the critical path.
+    """Processes the module starts run at Priority.BACKGROUND unless it is on the critical path.
 
-    make e2e is CPU-bound on 2 cores and its wall time is that of test_gitops.py's
-    chain (Argo CD's syncs, one after the other); the other files fit in the CPU that
-    chain leaves idle. The session's etcd, started before any module, keeps the normal
-    priority."""
+    make e2e is CPU-bound on 2 cores and its wall time is that of its longest chains:
+    test_gitops.py (the fleet's start, then Argo CD's syncs one after the other) and
+    test_apiserver.py (a fresh API server per target, one after the other); the other
+    files fit in the CPU those chains leave idle. The session's etcd, started before
+    any module, keeps the normal priority."""
     critical = request.node.get_closest_marker("e2e_critical_path") is not None
     Priority.increment = 0 if critical else Priority.BACKGROUND
     yield

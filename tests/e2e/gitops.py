@@ -210,8 +210,14 @@ def get(cluster: Cluster, resource: str, name: str, namespace: str | None = None
 
 
 def apply(cluster: Cluster, objects: Sequence[Obj], manager: str = "harvester-e2e") -> None:
-    """Server-side apply (CRDs are too large for the last-applied annotation)."""
-    stream = "".join(f"---\n{json.dumps(obj)}\n" for obj in objects)
+    """Server-side apply (CRDs are too large for the last-applied annotation): the CRDs
+    with HTTPS requests from this process (Cluster.apply_crds), the rest with kubectl."""
+    crds = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
+    cluster.apply_crds(crds, manager, force=True)
+    rest = [obj for obj in objects if obj["kind"] != "CustomResourceDefinition"]
+    if not rest:
+        return
+    stream = "".join(f"---\n{json.dumps(obj)}\n" for obj in rest)
     kubectl_ok(
         cluster, "apply", "--server-side", "--force-conflicts", f"--field-manager={manager}",
         "-f", "-", stdin=stream,
