@@ -274,6 +274,42 @@ class ArgoCD:
             raise HarnessError(f"Application {ARGOCD_NAMESPACE}/{name} does not exist")
         return app
 
+    def await_project(self, name: str) -> None:
+        """Until the controller has reconciled Application `name` knowing its AppProject.
+
+        A bootstrap applies an AppProject and its Applications together, and the
+        controller watches the two kinds separately: an Application it reconciles before
+        the AppProject has reached it reports InvalidSpecError ("referencing project ...
+        which does not exist") until its next reconciliation, minutes later (a new
+        AppProject requeues none of its Applications), and an operation set meanwhile
+        fails ("Failed to load application project"). That reconciliation is asked for
+        here, as `argocd app get --refresh` does; an AppProject that really does not
+        exist is an error at once."""
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        asked = 0.0
+        app: Obj = {}
+        while time.monotonic() < deadline:
+            self.check_alive()
+            app = self.application(name)
+            project = str(app["spec"].get("project") or "default")
+            status = app.get("status") or {}
+            missing = [
+                c for c in status.get("conditions") or []
+                if c.get("type") == "InvalidSpecError"
+                and f"project {project} which does not exist" in str(c.get("message"))
+            ]  # fmt: skip
+            if not missing and status.get("reconciledAt"):
+                return
+            if missing:
+                path = f"/apis/argoproj.io/v1alpha1/namespaces/{ARGOCD_NAMESPACE}/appprojects"
+                if read(self.cluster, f"{path}/{project}") is None:
+                    raise HarnessError(f"Application {name}: {missing[0].get('message')}")
+                if time.monotonic() - asked > 2:
+                    self.refresh(name)
+                    asked = time.monotonic()
+            time.sleep(0.5)
+        raise HarnessError(f"Application {name} not reconciled: {summary(app)}\n{self.logs()}")
+
     def refresh(self, name: str) -> None:
         """What `argocd app get --refresh` does: ask the controller to compare with git now."""
         kubectl_ok(

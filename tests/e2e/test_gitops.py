@@ -286,6 +286,8 @@ def fleet(
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.
             apply(home, list(kustomize_build(repo.path / "build" / "argocd").values()))
+            for env in ENVS:
+                argo.await_project(state.app(env))
             state.sync_where_manual()
             yield state
     except HarnessError as err:
