@@ -15,6 +15,7 @@ missing one raises `HarnessError`, never skips.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import secrets
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("HARVESTER_E2E_BIN", ROOT / "bin"))
@@ -46,6 +47,28 @@ STOP_TIMEOUT = 15.0
 # on other ports, this many times in all.
 PORT_ATTEMPTS = 3
 PR_SET_PDEATHSIG = 1
+# The Go garbage collector's target (GOGC) of every Go process the harness starts: the
+# servers, the controllers and each kubectl run. Go's default (100) collects each time
+# the heap doubles; profiles of the GitOps API servers showed its marking and sweeping as
+# about a third of their CPU. 400 collects a quarter as often, for more memory (a few
+# hundred MB per server, where the machine has GBs): the run is bound by CPU, not memory.
+# Only the runtime's pacing changes; no server behaves otherwise.
+GOGC = os.environ.get("HARVESTER_E2E_GOGC", "400")
+
+
+class Priority:
+    """The nice(2) increment of every process this test process starts from now on.
+
+    conftest's `scheduling_priority` sets it per test module: the GitOps file and
+    test_apiserver.py are the longest chains of a parallel run, so what they start
+    keeps the normal priority and the other files' servers and kubectl runs (at
+    +BACKGROUND) use the CPU the chains leave idle while they wait. Only the order in
+    which runnable processes get a core changes; a process never waits on a
+    lower-priority one for longer than the scheduler's time slice.
+    HARVESTER_E2E_NICE=0 turns it off."""
+
+    BACKGROUND = int(os.environ.get("HARVESTER_E2E_NICE", "10"))
+    increment = 0
 
 
 class HarnessError(RuntimeError):
@@ -93,6 +116,18 @@ def _die_with_parent() -> None:
     The "parent" is the thread that started the child (prctl(2)): a thread that starts
     servers must outlive them (see gitops.start_concurrently)."""
     _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _lower_priority()
+
+
+def _lower_priority() -> None:
+    """In the child, before exec: the current Priority.increment."""
+    if Priority.increment > 0:
+        os.nice(Priority.increment)
+
+
+def go_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (else the caller's environment) with the harness's GOGC."""
+    return {**(os.environ if env is None else env), "GOGC": GOGC}
 
 
 class Process:
@@ -117,7 +152,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
-            env=env,
+            env=go_env(env),
         )
 
     def alive(self) -> bool:
@@ -135,14 +170,26 @@ class Process:
         return f"{self.name} {what} ({state}); last lines of {self.log}:\n{self.tail()}"
 
     def stop(self) -> None:
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log_file.close()
+        stop_all([self])
+
+
+def stop_all(processes: Sequence[Process]) -> None:
+    """SIGTERM to every one at once, then wait for each (SIGKILL after its stop_timeout).
+
+    Concurrently, not one after the other: a kube-apiserver's graceful shutdown takes
+    about a second, and the GitOps fleet stops five of them."""
+    running = [p for p in processes if p.alive()]
+    for process in running:
+        process.popen.send_signal(signal.SIGTERM)
+    deadline = time.monotonic()
+    for process in running:
+        try:
+            process.popen.wait(max(0.0, deadline + process.stop_timeout - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.popen.kill()
+            process.popen.wait()
+    for process in processes:
+        process._log_file.close()
 
 
 def wait_until(process: Process, probe: Callable[[], bool], what: str) -> None:
@@ -187,10 +234,24 @@ def start_server(
 
 
 def http_get(url: str, context: ssl.SSLContext | None = None, token: str = "") -> str:
-    request = urllib.request.Request(url)
+    return http_request(url, context, token)
+
+
+def http_request(
+    url: str,
+    context: ssl.SSLContext | None = None,
+    token: str = "",
+    method: str = "GET",
+    data: bytes | None = None,
+    content_type: str = "",
+    timeout: float = 5,
+) -> str:
+    request = urllib.request.Request(url, data=data, method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=5, context=context) as response:
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
         body: bytes = response.read()
         return body.decode()
 
@@ -301,6 +362,7 @@ class Cluster:
         """Run the pinned kubectl against this server (never the caller's kubeconfig)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
         env["HOME"] = str(self.workdir)
+        env["GOGC"] = GOGC
         command = [
             str(self.binaries.kubectl),
             f"--kubeconfig={self.kubeconfig}",
@@ -309,8 +371,43 @@ class Cluster:
         ]
         return subprocess.run(
             command, input=stdin, capture_output=True, text=True, timeout=timeout, env=env,
-            check=False,
+            check=False, preexec_fn=_lower_priority,
         )  # fmt: skip
+
+    @functools.cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
+
+    def get_json(self, path: str) -> Any:
+        """GET `path` of this server as the harness's token: the JSON, or None on 404.
+
+        For what the harness reads often (polls, discovery): one HTTPS request from the
+        test process, where a kubectl run costs a Go process's start (50-100 ms of CPU)."""
+        try:
+            return json.loads(http_get(self.server + path, self.ssl_context, self.token))
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            body = err.read().decode(errors="replace")
+            raise HarnessError(f"GET {path}: {err.code} {body}") from err
+
+    def apply_crds(self, crds: Sequence[Any], manager: str, force: bool = False) -> None:
+        """Server-side apply of CustomResourceDefinitions, as `kubectl apply --server-side
+        [--force-conflicts]` sends it (a PATCH of type apply-patch per object), from the
+        test process: a kubectl run decoding megabytes of CRDs costs 0.3-0.5 CPU-s."""
+        for crd in crds:
+            name = crd["metadata"]["name"]
+            query = f"fieldManager={manager}" + ("&force=true" if force else "")
+            path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}?{query}"
+            try:
+                http_request(
+                    self.server + path, self.ssl_context, self.token, method="PATCH",
+                    data=json.dumps(crd).encode(), content_type="application/apply-patch+yaml",
+                    timeout=60,
+                )  # fmt: skip
+            except urllib.error.HTTPError as err:
+                body = err.read().decode(errors="replace")
+                raise HarnessError(f"applying the CRD {name}: {err.code} {body}") from err
 
     def logs(self, lines: int = 40) -> str:
         return (

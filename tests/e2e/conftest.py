@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import shutil
 import subprocess
@@ -34,8 +33,17 @@ import pytest
 import yaml
 
 from harvester_manifests.validate import crd_schemas_dir
-from tests.e2e.apiserver import ROOT, Binaries, Cluster, Etcd, HarnessError, etcd, kube_apiserver
-from tests.e2e.gitops import GitOpsBinaries, wait_established
+from tests.e2e.apiserver import (
+    ROOT,
+    Binaries,
+    Cluster,
+    Etcd,
+    HarnessError,
+    Priority,
+    etcd,
+    kube_apiserver,
+)
+from tests.e2e.gitops import GitOpsBinaries, documents, wait_established
 
 BUILD = ROOT / "build"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -165,6 +173,12 @@ def _plain_string(loader: _CrdLoader, node: yaml.Node) -> str:
 _CrdLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 
+def load_crd(path: Path) -> Obj:
+    """A pinned CRD file's object (prometheus-operator's have `- =` in enums)."""
+    crd: Obj = yaml.load(path.read_text(encoding="utf-8"), _CrdLoader)
+    return crd
+
+
 @functools.cache
 def crd_files() -> dict[tuple[str, str], Path]:
     """(group, kind) -> its CRD, byte for byte as the pinned module ships it (mk/crds.mk).
@@ -174,11 +188,24 @@ def crd_files() -> dict[tuple[str, str], Path]:
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise HarnessError(f"no CRDs in {folder}: run `make setup` (mk/crds.mk)")
-    found = {}
-    for path in files:
-        spec = yaml.load(path.read_text(encoding="utf-8"), _CrdLoader)["spec"]
-        found[(str(spec["group"]), str(spec["names"]["kind"]))] = path
-    return found
+    return {crd_group_kind(path.read_text(encoding="utf-8")): path for path in files}
+
+
+def crd_group_kind(text: str) -> tuple[str, str]:
+    """The (group, kind) a CRD file defines.
+
+    Read from the part before `spec.versions` where the file has controller-gen's layout
+    (group, names and scope, then the versions with their schemas, which are nearly all
+    of the 7 MB): parsing whole files took 0.7 CPU-s in every test process that
+    installs a CRD. Any other layout is parsed whole."""
+    head = text.split("\n  versions:", 1)[0]
+    for candidate in (head, text):
+        try:
+            spec = yaml.load(candidate, _CrdLoader)["spec"]
+            return str(spec["group"]), str(spec["names"]["kind"])
+        except (yaml.YAMLError, KeyError, TypeError):
+            continue
+    raise HarnessError(f"not a CustomResourceDefinition:\n{text[:200]}")
 
 
 def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
@@ -186,10 +213,7 @@ def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
     established (served); return their names. Server-side, as Argo CD's own install
     does: the largest CRDs exceed the 256 KiB annotation that client-side apply writes."""
     used = {(str(obj["apiVersion"]).rpartition("/")[0], str(obj["kind"])) for obj in objects}
-    result = cluster.kubectl("get", "--raw", "/apis")
-    if result.returncode != 0:
-        raise HarnessError(f"listing the served API groups failed:\n{result.stderr}")
-    served = {str(group["name"]) for group in json.loads(result.stdout)["groups"]}
+    served = {str(group["name"]) for group in cluster.get_json("/apis")["groups"]}
     needed = {(group, kind) for group, kind in used if group and group not in served}
     if not needed:
         return []  # built-in kinds only: the CRD cache is not even read
@@ -197,15 +221,9 @@ def install_crds(cluster: Cluster, objects: list[Obj]) -> list[str]:
     unknown = sorted(f"{kind}.{group}" for group, kind in needed - available.keys())
     if unknown:
         raise HarnessError(f"no pinned CRD (mk/crds.mk) for {', '.join(unknown)}")
-    names = []
-    for group_kind in sorted(needed):
-        path = available[group_kind]
-        result = cluster.kubectl(
-            "apply", "--server-side", "--field-manager=harvester-e2e", "-f", str(path)
-        )
-        if result.returncode != 0:
-            raise HarnessError(f"installing the CRD {path.name} failed:\n{result.stderr}")
-        names.append(path.stem)
+    paths = [available[group_kind] for group_kind in sorted(needed)]
+    cluster.apply_crds([load_crd(path) for path in paths], "harvester-e2e")
+    names = [path.stem for path in paths]
     # Polled, not `kubectl wait`: that errs on a CRD whose status is not written yet,
     # which a busy API server shows for a moment.
     wait_established(cluster, names)
@@ -231,6 +249,26 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: applies rendered manifests to a real kube-apiserver + etcd on loopback"
     )
+    config.addinivalue_line(
+        "markers",
+        "e2e_critical_path: one of the two longest e2e files; what it starts keeps the "
+        "normal CPU priority",
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scheduling_priority(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Processes the module starts run at Priority.BACKGROUND unless it is on the critical path.
+
+    make e2e is CPU-bound on 2 cores and its wall time is that of its longest chains:
+    test_gitops.py (the fleet's start, then Argo CD's syncs one after the other) and
+    test_apiserver.py (a fresh API server per target, one after the other); the other
+    files fit in the CPU those chains leave idle. The session's etcd, started before
+    any module, keeps the normal priority."""
+    critical = request.node.get_closest_marker("e2e_critical_path") is not None
+    Priority.increment = 0 if critical else Priority.BACKGROUND
+    yield
+    Priority.increment = 0
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +364,7 @@ def deploy(
             rendered = cluster.kubectl("kustomize", str(directory))
             if rendered.returncode != 0:
                 pytest.fail(f"kubectl kustomize {target.id} failed:\n{rendered.stderr}")
-            objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+            objects = documents(rendered.stdout)  # libyaml: the dashboards are large
             install_crds(cluster, objects)
             yield Deployed(target, directory, cluster, objects)
     except HarnessError as err:

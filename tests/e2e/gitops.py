@@ -22,6 +22,7 @@ that dies or is not ready in time raises HarnessError with the tail of its log, 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -29,7 +30,6 @@ import socket
 import ssl
 import subprocess
 import time
-import urllib.error
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -49,6 +49,7 @@ from tests.e2e.apiserver import (
     free_port,
     http_get,
     start_server,
+    stop_all,
 )
 
 Obj = dict[str, Any]
@@ -70,6 +71,11 @@ STOP_GRACE = 3.0
 # would never run here (the components run as processes, with a token that is in
 # system:masters).
 INSTALLED_KINDS = frozenset({"CustomResourceDefinition", "ConfigMap", "Secret"})
+# The CRDs of install.yaml that are left out: ApplicationSet's (364 KiB, the largest) is
+# the applicationset-controller's, which does not run here; the application controller
+# and the repo-server never read ApplicationSets. Installing it cost the API server
+# about 2 CPU-s (its schema compiled, the OpenAPI documents rebuilt with it) for nothing.
+NOT_INSTALLED_CRDS = frozenset({"applicationsets.argoproj.io"})
 
 # The health checks a cluster without a kubelet, controller-manager, volume
 # provisioner or ingress controller can never pass, replaced (for this test Argo CD
@@ -189,13 +195,7 @@ def read(cluster: Cluster, path: str) -> Obj | None:
 
     For what the harness polls (the Applications, every half second): one HTTPS request
     from this process, where a kubectl run costs a Go process's start each time."""
-    context = ssl.create_default_context(cafile=str(cluster.kubeconfig.parent / "pki" / "ca.crt"))
-    try:
-        found: Obj = json.loads(http_get(cluster.server + path, context, cluster.token))
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            return None
-        raise HarnessError(f"GET {path}: {err.code} {err.read().decode(errors='replace')}") from err
+    found: Obj | None = cluster.get_json(path)
     return found
 
 
@@ -210,8 +210,14 @@ def get(cluster: Cluster, resource: str, name: str, namespace: str | None = None
 
 
 def apply(cluster: Cluster, objects: Sequence[Obj], manager: str = "harvester-e2e") -> None:
-    """Server-side apply (CRDs are too large for the last-applied annotation)."""
-    stream = "".join(f"---\n{json.dumps(obj)}\n" for obj in objects)
+    """Server-side apply (CRDs are too large for the last-applied annotation): the CRDs
+    with HTTPS requests from this process (Cluster.apply_crds), the rest with kubectl."""
+    crds = [obj for obj in objects if obj["kind"] == "CustomResourceDefinition"]
+    cluster.apply_crds(crds, manager, force=True)
+    rest = [obj for obj in objects if obj["kind"] != "CustomResourceDefinition"]
+    if not rest:
+        return
+    stream = "".join(f"---\n{json.dumps(obj)}\n" for obj in rest)
     kubectl_ok(
         cluster, "apply", "--server-side", "--force-conflicts", f"--field-manager={manager}",
         "-f", "-", stdin=stream,
@@ -251,9 +257,8 @@ class ArgoCD:
         return "\n".join(f"--- {p.log} ---\n{p.tail(lines)}" for p in self.processes)
 
     def stop(self) -> None:
-        """Stop its components now, the controller first (a later stop is a no-op)."""
-        for process in reversed(self.processes):
-            process.stop()
+        """Stop its components now, all at once (a later stop is a no-op)."""
+        stop_all(self.processes)
 
     def check_alive(self) -> None:
         for process in self.processes:
@@ -268,6 +273,42 @@ class ArgoCD:
         if app is None:
             raise HarnessError(f"Application {ARGOCD_NAMESPACE}/{name} does not exist")
         return app
+
+    def await_project(self, name: str) -> None:
+        """Until the controller has reconciled Application `name` knowing its AppProject.
+
+        A bootstrap applies an AppProject and its Applications together, and the
+        controller watches the two kinds separately: an Application it reconciles before
+        the AppProject has reached it reports InvalidSpecError ("referencing project ...
+        which does not exist") until its next reconciliation, minutes later (a new
+        AppProject requeues none of its Applications), and an operation set meanwhile
+        fails ("Failed to load application project"). That reconciliation is asked for
+        here, as `argocd app get --refresh` does; an AppProject that really does not
+        exist is an error at once."""
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        asked = 0.0
+        app: Obj = {}
+        while time.monotonic() < deadline:
+            self.check_alive()
+            app = self.application(name)
+            project = str(app["spec"].get("project") or "default")
+            status = app.get("status") or {}
+            missing = [
+                c for c in status.get("conditions") or []
+                if c.get("type") == "InvalidSpecError"
+                and f"project {project} which does not exist" in str(c.get("message"))
+            ]  # fmt: skip
+            if not missing and status.get("reconciledAt"):
+                return
+            if missing:
+                path = f"/apis/argoproj.io/v1alpha1/namespaces/{ARGOCD_NAMESPACE}/appprojects"
+                if read(self.cluster, f"{path}/{project}") is None:
+                    raise HarnessError(f"Application {name}: {missing[0].get('message')}")
+                if time.monotonic() - asked > 2:
+                    self.refresh(name)
+                    asked = time.monotonic()
+            time.sleep(0.5)
+        raise HarnessError(f"Application {name} not reconciled: {summary(app)}\n{self.logs()}")
 
     def refresh(self, name: str) -> None:
         """What `argocd app get --refresh` does: ask the controller to compare with git now."""
@@ -380,22 +421,24 @@ def summary(app: Obj) -> str:
 
 
 def wait_established(cluster: Cluster, crds: list[str], timeout: float = 60) -> None:
-    """Every CRD named is served (`kubectl wait` errs on a CRD with no status yet)."""
+    """Every CRD named is served (`kubectl wait` errs on a CRD with no status yet).
+
+    Each pending CRD read with one HTTPS GET, not a kubectl run listing every CRD:
+    Argo CD's and ESO's are megabytes, which a kubectl process decodes each time."""
     deadline = time.monotonic() + timeout
     pending = list(crds)
     while pending:
-        listed = json.loads(kubectl_ok(cluster, "get", "crd", "-o", "json"))["items"]
-        established = {
-            crd["metadata"]["name"]
-            for crd in listed
-            for c in (crd.get("status") or {}).get("conditions") or []
-            if c["type"] == "Established" and c["status"] == "True"
-        }
-        pending = [name for name in pending if name not in established]
+        pending = [name for name in pending if not established(cluster, name)]
         if pending and time.monotonic() > deadline:
             raise HarnessError(f"CRDs not established after {timeout:.0f} s: {pending}")
         if pending:
             time.sleep(0.2)
+
+
+def established(cluster: Cluster, crd: str) -> bool:
+    found = read(cluster, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+    conditions = ((found or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def install_argocd(
@@ -406,7 +449,7 @@ def install_argocd(
     kubectl_ok(cluster, "create", "namespace", ARGOCD_NAMESPACE)
     objects = [
         doc for doc in documents(binaries.argocd_install.read_text())
-        if doc["kind"] in INSTALLED_KINDS
+        if doc["kind"] in INSTALLED_KINDS and doc["metadata"]["name"] not in NOT_INSTALLED_CRDS
     ]  # fmt: skip
     for obj in objects:
         if obj["kind"] != "CustomResourceDefinition":
@@ -528,13 +571,19 @@ def argocd(
         yield running
 
 
+@functools.cache
+def eso_crds(bundle: Path) -> list[Obj]:
+    """ESO's CRDs, parsed once per test process (1.4 MB; the fleet installs them five times)."""
+    return documents(bundle.read_text())
+
+
 @contextmanager
 def external_secrets_operator(
     cluster: Cluster, workdir: Path, binaries: GitOpsBinaries
 ) -> Iterator[Process]:
     """ESO's CRDs in `cluster` and its controller running against it, out of cluster."""
     workdir.mkdir(parents=True, exist_ok=True)
-    crds = documents(binaries.eso_crds.read_text())
+    crds = eso_crds(binaries.eso_crds)
     apply(cluster, crds)
     wait_established(cluster, [o["metadata"]["name"] for o in crds])
     env = component_env(cluster, workdir)
@@ -557,7 +606,9 @@ def external_secrets_operator(
 
 
 @contextmanager
-def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries) -> Iterator[None]:
+def garbage_collector(
+    cluster: Cluster, workdir: Path, binaries: GitOpsBinaries
+) -> Iterator[Process]:
     """kube-controller-manager running only its garbage collector and disruption controller.
 
     Argo CD prunes with foreground propagation and waits until the object is gone: the
@@ -594,7 +645,7 @@ def garbage_collector(cluster: Cluster, workdir: Path, binaries: GitOpsBinaries)
         "kube-controller-manager", log, attempt, "healthy", stop_timeout=STOP_GRACE
     )
     try:
-        yield
+        yield process
     finally:
         process.stop()
 

@@ -33,6 +33,7 @@ from tests.e2e.apiserver import (
     http_get,
     wait_until,
 )
+from tests.e2e.conftest import load_crd
 from tests.e2e.gitops import wait_established
 
 T = TypeVar("T")
@@ -57,10 +58,7 @@ def crd_files() -> list[Path]:
 
 def install_operator_crds(cluster: Cluster) -> None:
     """Every CRD of the pinned operator, established before anything uses it."""
-    for path in crd_files():
-        result = cluster.kubectl("apply", "--server-side", "--field-manager=e2e", "-f", str(path))
-        if result.returncode != 0:
-            raise HarnessError(f"installing {path.name} failed:\n{result.stderr}")
+    cluster.apply_crds([load_crd(path) for path in crd_files()], "e2e")
     # Polled: `kubectl wait` errs on a CRD whose status is not written yet.
     wait_established(cluster, [path.stem for path in crd_files()], timeout=120)
 

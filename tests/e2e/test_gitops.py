@@ -42,7 +42,15 @@ import pytest
 from harvester_manifests.config.envfile import read_env_file
 from harvester_manifests.config.loader import load_config
 from harvester_manifests.secrets import secret_specs
-from tests.e2e.apiserver import Binaries, Cluster, Etcd, HarnessError, kube_apiserver
+from tests.e2e.apiserver import (
+    Binaries,
+    Cluster,
+    Etcd,
+    HarnessError,
+    Process,
+    kube_apiserver,
+    stop_all,
+)
 from tests.e2e.conftest import BUILD, ENV_EXAMPLE, install_crds
 from tests.e2e.gitops import (
     ArgoCD,
@@ -54,6 +62,7 @@ from tests.e2e.gitops import (
     argocd,
     collect,
     documents,
+    eso_crds,
     external_secrets_operator,
     garbage_collector,
     get,
@@ -85,7 +94,9 @@ from tests.e2e.gitops_tree import (
     write_gitops_file,
 )
 
-pytestmark = pytest.mark.e2e
+# One of the two longest files of `make e2e`: what it starts runs at the normal CPU priority
+# (conftest.scheduling_priority).
+pytestmark = [pytest.mark.e2e, pytest.mark.e2e_critical_path]
 
 SERVER_SIDE = ("argocd.argoproj.io/sync-options", "ServerSideApply=true")
 NEW_TAG = "v2.0.1-e2e"
@@ -168,37 +179,66 @@ def fleet(
     workdir = e2e_workdir / "gitops"
     try:
         with ExitStack() as stack:
-            # The servers start concurrently (their start-ups are mostly waiting); the
-            # threads that start them live until the end (see start_concurrently).
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=len(ENVS) + 1))
+            # The servers start concurrently (their start-ups are mostly waiting), each
+            # destination's ESO and garbage collector as soon as its API server is ready,
+            # while Argo CD starts; the threads that start them live until the end (see
+            # start_concurrently), one per job, since jobs wait on each other's results.
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=3 * len(ENVS) + 2))
             # Argo CD's own API server is the in-cluster destination, when one uses it.
             home_env = next((e for e in ENVS if destination_key(e) == IN_CLUSTER), None)
             others = [env for env in ENVS if env != home_env]
             # What Argo CD watches: the kinds of the rendered tree (resource.inclusions),
-            # known once the tree is rendered, below, while the API servers start.
+            # and what each destination's platform provides: known once the tree is
+            # rendered, below, while the API servers start.
             kinds: Future[frozenset[GroupKind]] = Future()
+            rendered: Future[dict[str, dict[Key, Obj]]] = Future()
+            values = read_env_file(ENV_EXAMPLE)
 
-            def argo_home(own: ExitStack) -> tuple[Cluster, ArgoCD]:
-                home = own.enter_context(
-                    kube_apiserver(
-                        workdir / "argocd-home", etcd_server, binaries, "/registry-argocd"
-                    )
-                )
-                included = kinds.result()
-                return home, own.enter_context(
-                    argocd(home, workdir / "argocd", gitops_binaries, included)
-                )
-
-            def api_server(env: str) -> Callable[[ExitStack], Cluster]:
-                prefix = f"/registry-gitops-{env}"
+            def api_server(name: str, prefix: str) -> Callable[[ExitStack], Cluster]:
                 return lambda own: own.enter_context(
-                    kube_apiserver(workdir / env, etcd_server, binaries, prefix)
+                    kube_apiserver(workdir / name, etcd_server, binaries, prefix)
                 )
 
-            starting_home = start_concurrently(pool, argo_home)
-            starting = [start_concurrently(pool, api_server(env)) for env in others]
+            starting_home = start_concurrently(pool, api_server("argocd-home", "/registry-argocd"))
+            starting = {
+                env: start_concurrently(pool, api_server(env, f"/registry-gitops-{env}"))
+                for env in others
+            }
+
+            def cluster_of(env: str) -> Cluster:
+                return (starting_home if env == home_env else starting[env]).result()[0]
+
+            def argo_cd(own: ExitStack) -> ArgoCD:
+                home = starting_home.result()[0]
+                return own.enter_context(
+                    argocd(home, workdir / "argocd", gitops_binaries, kinds.result())
+                )
+
+            def eso(env: str) -> Callable[[ExitStack], Process]:
+                def start(own: ExitStack) -> Process:
+                    cluster = cluster_of(env)
+                    process = own.enter_context(
+                        external_secrets_operator(cluster, workdir / f"eso-{env}", gitops_binaries)
+                    )
+                    provide_platform(env, cluster, rendered.result()[env], values)
+                    return process
+
+                return start
+
+            def gc(env: str) -> Callable[[ExitStack], Process]:
+                def start(own: ExitStack) -> Process:
+                    cluster = cluster_of(env)
+                    return own.enter_context(
+                        garbage_collector(cluster, workdir / f"gc-{env}", gitops_binaries)
+                    )
+
+                return start
+
+            starting_argo = start_concurrently(pool, argo_cd)
+            eso_crds(gitops_binaries.eso_crds)  # parsed once, here, not by each job at once
+            starting_esos = [start_concurrently(pool, eso(env)) for env in ENVS]
+            starting_gcs = [start_concurrently(pool, gc(env)) for env in ENVS]
             try:  # meanwhile: the tree to commit, which must be build/ as committed
-                values = read_env_file(ENV_EXAMPLE)
                 repo = GitRepo(workdir / "repo", gitops_binaries.git)
                 config_dir = workdir / "overlays"
                 shutil.copytree(OVERLAYS, config_dir)
@@ -213,42 +253,41 @@ def fleet(
                 kinds.set_result(
                     frozenset(group_kind(o) for objects in built.values() for o in objects.values())
                 )
+                rendered.set_result(built)
             except BaseException as err:
-                if not kinds.done():  # Argo CD's start waits for it
-                    kinds.set_exception(err)
+                for future in (kinds, rendered):
+                    if not future.done():  # Argo CD's and ESO's starts wait for them
+                        future.set_exception(err)
                 # What the threads started is stopped with the stack; the error is this one.
                 with suppress(BaseException):
-                    collect(stack, [starting_home])
+                    collect(stack, [starting_home, *starting.values()])
                 with suppress(BaseException):
-                    collect(stack, starting)
+                    collect(stack, [starting_argo])
+                with suppress(BaseException):
+                    collect(stack, [*starting_esos, *starting_gcs])
                 raise
-            ((home, argo),) = collect(stack, [starting_home])
-            clusters = dict(zip(others, collect(stack, starting), strict=True))
+            servers = collect(stack, [starting[env] for env in others])
+            clusters = dict(zip(others, servers, strict=True))
+            (home,) = collect(stack, [starting_home])
             if home_env is not None:
                 clusters[home_env] = home
+            (argo,) = collect(stack, [starting_argo])
+            clients = [*collect(stack, starting_esos), *collect(stack, starting_gcs)]
             for env in others:
                 register_cluster(argo, destination_key(env), clusters[env])
-
-            def destination(env: str) -> Callable[[ExitStack], None]:
-                def start(own: ExitStack) -> None:
-                    cluster = clusters[env]
-                    eso = workdir / f"eso-{env}"
-                    own.enter_context(external_secrets_operator(cluster, eso, gitops_binaries))
-                    gc = workdir / f"gc-{env}"
-                    own.enter_context(garbage_collector(cluster, gc, gitops_binaries))
-                    provide_platform(env, cluster, built[env], values)
-
-                return start
-
-            collect(stack, [start_concurrently(pool, destination(env)) for env in ENVS])
-            # Unwound first: Argo CD's controller watches every destination, and an API
-            # server stopped while a client still watches it waits out its graceful
-            # shutdown (STOP_TIMEOUT) before it is killed.
-            stack.callback(argo.stop)
+            # Unwound first, each group stopped at once (a kube-apiserver's graceful
+            # shutdown takes about a second): the clients of the API servers, Argo CD's
+            # controller (which watches every destination), ESO and the garbage
+            # collectors, then the API servers; an API server stopped while a client
+            # still watches it waits out its graceful shutdown (STOP_TIMEOUT).
+            stack.callback(stop_all, [c.apiserver for c in clusters.values()])
+            stack.callback(stop_all, [*argo.processes, *clients])
             state = Fleet(argo, clusters, repo, config_dir, gitops_file)
             state.revisions.append(repo.commit("the rendered tree"))
             # The bootstrap: build/argocd/ applied to Argo CD's cluster.
             apply(home, list(kustomize_build(repo.path / "build" / "argocd").values()))
+            for env in ENVS:
+                argo.await_project(state.app(env))
             state.sync_where_manual()
             yield state
     except HarnessError as err:
@@ -311,25 +350,75 @@ def after_second_of(timestamp: str) -> None:
     time.sleep(max(0.0, when - time.time()))
 
 
+def moved_on(last: str) -> Callable[[Obj], bool]:
+    return lambda app: reconciled_at(app) != last
+
+
+@dataclass
+class Reconciled:
+    """One Application before and after two further reconciliations (see reconciled_twice)."""
+
+    started: str  # operationState.startedAt before
+    rendered: list[Key]
+    before_live: dict[Key, Obj]
+    seen: list[str]  # reconciledAt: before, then after each further reconciliation
+    apps: list[Obj] = field(default_factory=list)  # the Application after each
+    after_live: dict[Key, Obj] = field(default_factory=dict)
+    error: str = ""  # why it could not be reconciled twice
+
+
+@pytest.fixture(scope="module")
+def reconciled_twice(fleet: Fleet) -> dict[str, Reconciled]:
+    """Every Application reconciled twice more, each time asked for as `--refresh` does (a
+    comparison with git as thorough as a periodic one), once the next second has begun
+    (reconciledAt has whole seconds). The Applications are asked together, not one after
+    the other: each round waits for a new second, which was 2-3 s of the file per
+    environment. An environment that fails is reported by its own test."""
+    state: dict[str, Reconciled] = {}
+    for env in ENVS:
+        before = fleet.argo.application(fleet.app(env))
+        rendered = list(fleet.rendered(env))
+        state[env] = Reconciled(
+            started=before["status"]["operationState"]["startedAt"],
+            rendered=rendered,
+            before_live=live_objects(fleet.clusters[env], rendered),
+            seen=[reconciled_at(before)],
+        )
+    for _ in range(2):
+        going = {env: s for env, s in state.items() if not s.error}
+        if not going:
+            break
+        after_second_of(max(s.seen[-1] for s in going.values()))
+        for env in going:
+            fleet.argo.refresh(fleet.app(env))
+        for env, s in going.items():
+            try:
+                app = fleet.argo.wait(fleet.app(env), moved_on(s.seen[-1]), "reconciled again")
+            except HarnessError as err:
+                s.error = str(err)
+                continue
+            s.seen.append(reconciled_at(app))
+            s.apps.append(app)
+    for env, s in state.items():
+        if not s.error:
+            s.after_live = live_objects(fleet.clusters[env], s.rendered)
+    return state
+
+
 @pytest.mark.parametrize("env", ENVS)
-def test_the_diff_stays_empty(fleet: Fleet, env: str) -> None:
-    name = fleet.app(env)
-    before = fleet.argo.application(name)
-    started = before["status"]["operationState"]["startedAt"]
-    rendered = list(fleet.rendered(env))
-    before_live = live_objects(fleet.clusters[env], rendered)
-    seen = [reconciled_at(before)]
-    while len(seen) < 3:  # two further reconciliations, each asked for as `--refresh` does:
-        after_second_of(seen[-1])  # a comparison with git as thorough as a periodic one
-        fleet.argo.refresh(name)
-        app = fleet.argo.wait(name, lambda a: reconciled_at(a) != seen[-1], "reconciled again")
-        seen.append(reconciled_at(app))
+def test_the_diff_stays_empty(reconciled_twice: dict[str, Reconciled], env: str) -> None:
+    s = reconciled_twice[env]
+    if s.error:
+        pytest.fail(s.error, pytrace=False)
+    assert len(s.apps) == 2, s.seen
+    for app in s.apps:  # each further reconciliation: nothing to sync, and none ran
         status = app["status"]
         drift = [show(r) for r in status.get("resources") or [] if r.get("status") != "Synced"]
         assert status["sync"]["status"] == "Synced" and not drift, f"OutOfSync: {drift}"
-        assert status["operationState"]["startedAt"] == started, "a sync ran with nothing to do"
-    after = live_objects(fleet.clusters[env], rendered)
-    changed = [show_key(k) for k, v in before_live.items() if content(after[k]) != content(v)]
+        assert status["operationState"]["startedAt"] == s.started, "a sync ran with nothing to do"
+    changed = [
+        show_key(k) for k, v in s.before_live.items() if content(s.after_live[k]) != content(v)
+    ]
     assert not changed, f"changed with nothing to sync: {changed}"
 
 

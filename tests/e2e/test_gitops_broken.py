@@ -154,6 +154,8 @@ def broken(
                         "broken-big-configmap", repo.url, "broken/big-configmap", BIG_NS
                     ),
                 ])  # fmt: skip
+                for name in ("broken-secret-ref", "broken-big-configmap"):
+                    argo.await_project(name)
                 yield Broken(argo, repo)
     except HarnessError as err:
         pytest.fail(str(err), pytrace=False)

@@ -39,6 +39,7 @@ from harvester_manifests.stack import build_secrets
 from tests.conftest import ENV_EXAMPLE, OVERLAYS
 from tests.e2e.apiserver import Binaries, Cluster, Etcd, HarnessError, Process, kube_apiserver
 from tests.e2e.conftest import BUILD, Placeholders, Target, install_crds, materialize
+from tests.e2e.gitops import documents
 from tests.e2e.operator import (
     GROUP,
     get_json,
@@ -131,7 +132,7 @@ def stack(
             install_operator_crds(cluster)
             built = cluster.kubectl("kustomize", str(directory))
             assert built.returncode == 0, built.stderr
-            install_crds(cluster, [d for d in yaml.safe_load_all(built.stdout) if d])
+            install_crds(cluster, documents(built.stdout))
             apply(cluster, "-f", "-", stdin=yaml.safe_dump_all(monitoring_stack(cfg)))
             apply(cluster, "-k", str(directory))
             # The Secrets the environment's ExternalSecrets make the External Secrets Operator
