@@ -27,12 +27,10 @@ from harvester_manifests.components.common import Obj
 from harvester_manifests.config.envfile import EnvFileError, read_env_file
 from harvester_manifests.config.gitops import GitOps, gitops_path, load_gitops
 from harvester_manifests.config.loader import (
-    MAX_OVERLAY_BYTES,
     config_path,
     environments,
     load_config,
-    read_overlay,
-    read_text,
+    read_overlay_and_text,
 )
 from harvester_manifests.config.models import Config
 from harvester_manifests.delivery import Delivery, Sources, deliver
@@ -192,9 +190,9 @@ def _load(
     """
     path = config_path(config_dir, env)
     env_path = env_file_for(env, env_file, root)
-    data = read_overlay(path)
+    data, text = read_overlay_and_text(path)
     secrets = checked_secrets(_known_values(cache))
-    refuse_leaks(secrets, path, read_text(path, MAX_OVERLAY_BYTES), data)
+    refuse_leaks(secrets, path, text, data)
     return load_config(config_dir, env, data), env_path
 
 

@@ -222,6 +222,11 @@ def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
     """The raw mapping in an overlay file (an empty file is an empty overlay).
 
     check_name: the file names an environment (False for other YAML inputs: gitops.yaml)."""
+    return read_overlay_and_text(path, check_name)[0]
+
+
+def read_overlay_and_text(path: Path, check_name: bool = True) -> tuple[dict[str, Any], str]:
+    """read_overlay's mapping, and the file's text it was parsed from."""
     source = str(path)
     if check_name:
         check_environment_name(path)
@@ -258,7 +263,7 @@ def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
             [Problem(source, "", f"invalid YAML: nested more than {MAX_DEPTH} levels deep")]
         ) from None
     if data is None:
-        return {}
+        return {}, text
     if _is_recursive(data):
         raise InputError(
             [Problem(source, "", "invalid YAML: an alias (*name) refers to a node that holds it")]
@@ -277,7 +282,7 @@ def read_overlay(path: Path, check_name: bool = True) -> dict[str, Any]:
         raise InputError(
             [Problem(source, "", f"must be a mapping of settings, not a {type(data).__name__}")]
         )
-    return data
+    return data, text
 
 
 def _is_recursive(data: Any) -> bool:
