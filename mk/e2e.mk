@@ -23,7 +23,7 @@ E2E_LDFLAGS     := -s -w $(foreach p,$(E2E_VERSION_PKGS),\
 E2E_GOBUILD     := cd $(E2E_MOD) && CGO_ENABLED=0 go build -mod=readonly -trimpath \
 	-ldflags '$(E2E_LDFLAGS)'
 # `go build -o` leaves an up-to-date binary untouched: touch it for make.
-e2e_check = @touch $@ && out="$$($(1) 2>&1 | head -n1)"; case "$$out" in \
+e2e_check = @touch $@ && out="$$($(1) 2>&1 | sed -n 1p)"; case "$$out" in \
 	*"$(2)"*) echo "  $(notdir $@): $$out";; \
 	*) echo "$(notdir $@) reports '$$out', not $(2)" >&2; rm -f $@; exit 1;; esac
 E2E_ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" { print $$2 }' $(E2E_MOD)/go.mod)

@@ -23,7 +23,7 @@ MONITORING_LDFLAGS = -s -w \
 
 # $(call monitoring_check,BINARY,RELEASE): fail (and drop the binaries) unless
 # `BINARY --version` names RELEASE.
-monitoring_check = out="$$($(1) --version 2>&1 | head -n1)"; \
+monitoring_check = out="$$($(1) --version 2>&1 | sed -n 1p)"; \
 	case "$$out" in *"version $(2) "*) echo "  $(notdir $(1)): $$out";; \
 	*) echo "$(1) reports '$$out', not $(2)" >&2; rm -f $^ $(1); exit 1;; esac
 

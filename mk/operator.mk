@@ -28,7 +28,7 @@ $(BIN)/prometheus-operator: $(OPERATOR_MOD_FILES)
 	cd $(OPERATOR_MOD) && CGO_ENABLED=0 go build -mod=readonly -trimpath \
 		-ldflags '$(OPERATOR_LDFLAGS)' -o $@ $(OPERATOR_MODULE)/cmd/operator
 	@touch $@
-	@out="$$($@ --version 2>&1 | head -n1)"; case "$$out" in \
+	@out="$$($@ --version 2>&1 | sed -n 1p)"; case "$$out" in \
 		*"version $(patsubst v%,%,$(OPERATOR_VERSION))"*) echo "  $(notdir $@): $$out";; \
 		*) echo "$@ reports '$$out', not $(OPERATOR_VERSION)" >&2; rm -f $@; exit 1;; esac
 

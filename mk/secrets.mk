@@ -19,7 +19,7 @@ $(BIN)/kubeseal: $(KUBESEAL_STAMP)
 	CGO_ENABLED=0 go install -trimpath -ldflags '-s -w -X main.VERSION=$(KUBESEAL_VERSION)' \
 		github.com/bitnami-labs/sealed-secrets/cmd/kubeseal@$(KUBESEAL_VERSION)
 	@touch $@
-	@out="$$($@ --version 2>&1 | head -n1)"; case "$$out" in \
+	@out="$$($@ --version 2>&1 | sed -n 1p)"; case "$$out" in \
 		*"$(patsubst v%,%,$(KUBESEAL_VERSION))"*) echo "  kubeseal: $$out";; \
 		*) echo "kubeseal reports '$$out', not $(KUBESEAL_VERSION)" >&2; rm -f $@; exit 1;; esac
 

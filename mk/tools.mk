@@ -30,8 +30,10 @@ TOOLS_GO       := CGO_ENABLED=0 go
 # $(call tool_stamp,NAME,VERSION): the file that records "NAME is pinned at VERSION".
 tool_stamp      = $(TOOLS_STAMPS)/$(1)@$(2)
 # $(call check_version,COMMAND,EXPECTED): fail (and drop the binary) unless the
-# first line COMMAND prints contains EXPECTED.
-check_version   = out="$$($(1) 2>&1 | head -n1)"; \
+# first line COMMAND prints contains EXPECTED. Every version check in mk/ takes that line
+# with `sed -n 1p`, never `head -n1`: head exits after one line, a tool that prints more
+# then dies of SIGPIPE, and pipefail fails the build (seen: kubectl version, exit 141).
+check_version   = out="$$($(1) 2>&1 | sed -n 1p)"; \
 	case "$$out" in *"$(2)"*) echo "  $(notdir $@): $$out";; \
 	*) echo "$(notdir $@) reports '$$out', not $(2)" >&2; rm -f $@; exit 1;; esac
 
